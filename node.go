@@ -106,18 +106,19 @@ func (n *Node) MarshalBinary() ([]byte, error) { return encode(n) }
 // UnmarshalBinary decodes n from data, which must hold exactly one Node.
 func (n *Node) UnmarshalBinary(data []byte) error { return decode("Node", data, n) }
 
-// RatchetTree is the public ratchet tree in array form as it travels on the
-// wire, optional<Node> ratchet_tree<V> (RFC 9420 section 12.4.3.3): the
-// content of the ratchet_tree extension, or the tree an application sends
-// out of band. Node i is at NodeIndex i; a nil entry is a blank node.
+// TreeNodes is the public ratchet tree in array form as it travels on the
+// wire, the optional<Node> ratchet_tree<V> of RFC 9420 section 12.4.3.3:
+// the content of the ratchet_tree extension, or the tree an application
+// sends out of band. Node i is at NodeIndex i; a nil entry is a blank node.
+// [RatchetTree] is the stateful tree built from it.
 //
 // The encoding never ends with a blank node: MarshalBinary drops trailing
 // blanks, and decoding rejects a tree whose last node is blank, as the RFC
 // requires. An empty tree is rejected too, since a group has at least one
 // member.
-type RatchetTree []*Node
+type TreeNodes []*Node
 
-func (t RatchetTree) marshal(b *codec.Builder) {
+func (t TreeNodes) marshal(b *codec.Builder) {
 	n := len(t)
 	for n > 0 && t[n-1] == nil {
 		n--
@@ -131,7 +132,7 @@ func (t RatchetTree) marshal(b *codec.Builder) {
 	})
 }
 
-func (t *RatchetTree) unmarshal(r *codec.Reader) {
+func (t *TreeNodes) unmarshal(r *codec.Reader) {
 	*t = unmarshalVector(r, func(r *codec.Reader, node **Node) {
 		if r.ReadOptional() {
 			*node = new(Node)
@@ -149,8 +150,8 @@ func (t *RatchetTree) unmarshal(r *codec.Reader) {
 }
 
 // MarshalBinary returns the encoding of t, without trailing blank nodes.
-func (t RatchetTree) MarshalBinary() ([]byte, error) { return encode(t) }
+func (t TreeNodes) MarshalBinary() ([]byte, error) { return encode(t) }
 
 // UnmarshalBinary decodes t from data, which must hold exactly one ratchet
 // tree that does not end with a blank node.
-func (t *RatchetTree) UnmarshalBinary(data []byte) error { return decode("RatchetTree", data, t) }
+func (t *TreeNodes) UnmarshalBinary(data []byte) error { return decode("TreeNodes", data, t) }

@@ -127,7 +127,7 @@ func TestVectorTrees(t *testing.T) {
 	loadVectors(t, "tree-validation.json", &validation)
 	var checked int
 	for i, c := range validation {
-		var tree RatchetTree
+		var tree TreeNodes
 		roundTrip(t, "tree-validation tree", c.Tree, &tree)
 		for n, node := range tree {
 			if node == nil || node.Leaf == nil {
@@ -162,7 +162,7 @@ func TestVectorTrees(t *testing.T) {
 	}
 	loadVectors(t, "treekem.json", &treekem)
 	for _, c := range treekem {
-		var tree RatchetTree
+		var tree TreeNodes
 		roundTrip(t, "treekem ratchet_tree", c.RatchetTree, &tree)
 		for _, u := range c.UpdatePaths {
 			var path UpdatePath
@@ -184,7 +184,7 @@ func TestVectorTrees(t *testing.T) {
 	}
 	loadVectors(t, "tree-operations.json", &ops)
 	for _, c := range ops {
-		var tree RatchetTree
+		var tree TreeNodes
 		roundTrip(t, "tree-operations tree_before", c.TreeBefore, &tree)
 		roundTrip(t, "tree-operations tree_after", c.TreeAfter, &tree)
 	}

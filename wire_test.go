@@ -49,10 +49,10 @@ func expectMalformed(t *testing.T, what string, err error, cause error) {
 	}
 }
 
-func TestRatchetTreeRejects(t *testing.T) {
+func TestTreeNodesRejects(t *testing.T) {
 	data := firstTree(t)
 	body := vectorBody(t, data)
-	var tree RatchetTree
+	var tree TreeNodes
 
 	err := tree.UnmarshalBinary(asVector(append(append([]byte{}, body...), 0)))
 	expectMalformed(t, "trailing blank node", err, nil)
@@ -78,13 +78,13 @@ func TestRatchetTreeRejects(t *testing.T) {
 	}
 }
 
-func TestRatchetTreeDropsTrailingBlanks(t *testing.T) {
+func TestTreeNodesDropsTrailingBlanks(t *testing.T) {
 	data := firstTree(t)
-	var tree RatchetTree
+	var tree TreeNodes
 	if err := tree.UnmarshalBinary(data); err != nil {
 		t.Fatal(err)
 	}
-	padded := append(append(RatchetTree{}, tree...), nil, nil, nil)
+	padded := append(append(TreeNodes{}, tree...), nil, nil, nil)
 	got, err := padded.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -92,10 +92,10 @@ func TestRatchetTreeDropsTrailingBlanks(t *testing.T) {
 	if string(got) != string(data) {
 		t.Fatal("trailing blanks were encoded")
 	}
-	if _, err := (RatchetTree{nil, nil}).MarshalBinary(); err == nil {
+	if _, err := (TreeNodes{nil, nil}).MarshalBinary(); err == nil {
 		t.Fatal("all-blank tree encoded")
 	}
-	if _, err := (RatchetTree{{}}).MarshalBinary(); err == nil {
+	if _, err := (TreeNodes{{}}).MarshalBinary(); err == nil {
 		t.Fatal("node with neither leaf nor parent encoded")
 	}
 }
