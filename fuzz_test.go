@@ -114,7 +114,7 @@ func FuzzGroupInfo(f *testing.F) { fuzzRoundTrip[GroupInfo](f, seeds(f, "mls_gro
 
 func FuzzGroupSecrets(f *testing.F) { fuzzRoundTrip[GroupSecrets](f, seeds(f, "group_secrets", 0)...) }
 
-func FuzzRatchetTree(f *testing.F) { fuzzRoundTrip[RatchetTree](f, seeds(f, "ratchet_tree", 0)...) }
+func FuzzRatchetTree(f *testing.F) { fuzzRoundTrip[TreeNodes](f, seeds(f, "ratchet_tree", 0)...) }
 
 func FuzzLeafNode(f *testing.F) { fuzzRoundTrip[LeafNode](f, seeds(f, "update_proposal", 0)...) }
 

@@ -195,7 +195,7 @@ func TestGroupInfoExtensions(t *testing.T) {
 			t.Fatal("GroupInfo.Raw is not the received encoding")
 		}
 		if e, ok := gi.Extensions.Find(ExtensionTypeRatchetTree); ok {
-			var tree RatchetTree
+			var tree TreeNodes
 			roundTrip(t, "ratchet_tree extension", e.ExtensionData, &tree)
 			trees++
 		}

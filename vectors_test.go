@@ -154,7 +154,7 @@ func TestVectorTrees(t *testing.T) {
 	var treekem []struct {
 		CipherSuite ciphersuite.ID `json:"cipher_suite"`
 		GroupID     hexBytes       `json:"group_id"`
-		RatchetTree hexBytes       `json:"ratchet_tree"`
+		Tree        hexBytes       `json:"ratchet_tree"`
 		UpdatePaths []struct {
 			Sender     LeafIndex `json:"sender"`
 			UpdatePath hexBytes  `json:"update_path"`
@@ -163,7 +163,7 @@ func TestVectorTrees(t *testing.T) {
 	loadVectors(t, "treekem.json", &treekem)
 	for _, c := range treekem {
 		var tree TreeNodes
-		roundTrip(t, "treekem ratchet_tree", c.RatchetTree, &tree)
+		roundTrip(t, "treekem ratchet_tree", c.Tree, &tree)
 		for _, u := range c.UpdatePaths {
 			var path UpdatePath
 			roundTrip(t, "treekem update_path", u.UpdatePath, &path)
@@ -275,10 +275,10 @@ func suiteHash(t testing.TB, suite ciphersuite.ID) func() hash.Hash {
 // checks).
 func TestVectorMessages(t *testing.T) {
 	var passive []struct {
-		KeyPackage  hexBytes  `json:"key_package"`
-		Welcome     hexBytes  `json:"welcome"`
-		RatchetTree *hexBytes `json:"ratchet_tree"`
-		Epochs      []struct {
+		KeyPackage hexBytes  `json:"key_package"`
+		Welcome    hexBytes  `json:"welcome"`
+		Tree       *hexBytes `json:"ratchet_tree"`
+		Epochs     []struct {
 			Proposals []hexBytes `json:"proposals"`
 			Commit    hexBytes   `json:"commit"`
 		} `json:"epochs"`
@@ -292,9 +292,9 @@ func TestVectorMessages(t *testing.T) {
 			roundTrip(t, file+" key_package", c.KeyPackage, &m)
 			roundTrip(t, file+" welcome", c.Welcome, &m)
 			n += 2
-			if c.RatchetTree != nil {
-				var tree RatchetTree
-				roundTrip(t, file+" ratchet_tree", *c.RatchetTree, &tree)
+			if c.Tree != nil {
+				var tree TreeNodes
+				roundTrip(t, file+" ratchet_tree", *c.Tree, &tree)
 			}
 			for _, e := range c.Epochs {
 				for _, p := range e.Proposals {

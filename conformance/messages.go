@@ -61,7 +61,7 @@ func runMessages(data []byte) ([]CaseResult, error) {
 			{"mls_welcome", c.MLSWelcome, &welcome, mlsMessageOf(&welcome, mls.WireFormatWelcome)},
 			{"mls_group_info", c.MLSGroupInfo, &groupInfo, mlsMessageOf(&groupInfo, mls.WireFormatGroupInfo)},
 			{"mls_key_package", c.MLSKeyPackage, &keyPackage, mlsMessageOf(&keyPackage, mls.WireFormatKeyPackage)},
-			{"ratchet_tree", c.RatchetTree, new(mls.RatchetTree), nil},
+			{"ratchet_tree", c.RatchetTree, new(mls.TreeNodes), nil},
 			{"group_secrets", c.GroupSecrets, new(mls.GroupSecrets), nil},
 			{"add_proposal", c.AddProposal, new(mls.AddProposal), nil},
 			{"update_proposal", c.UpdateProposal, new(mls.UpdateProposal), nil},
