@@ -1,0 +1,36 @@
+package ciphersuite_test
+
+import (
+	"testing"
+
+	"github.com/arbormls/mls/ciphersuite"
+)
+
+func TestValidateHPKEPublicKey(t *testing.T) {
+	for _, id := range ciphersuite.IDs() {
+		s, err := ciphersuite.Lookup(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, pub, err := s.GenerateHPKEKeyPair()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ValidateHPKEPublicKey(pub); err != nil {
+			t.Errorf("%v: fresh key rejected: %v", id, err)
+		}
+		if s.ValidateHPKEPublicKey(pub[:len(pub)-1]) == nil {
+			t.Errorf("%v: short key accepted", id)
+		}
+		if s.ValidateHPKEPublicKey(append(pub[:len(pub):len(pub)], 0)) == nil {
+			t.Errorf("%v: long key accepted", id)
+		}
+		if pub[0] == 4 { // an uncompressed NIST point: move it off the curve
+			bad := append([]byte(nil), pub...)
+			bad[len(bad)-1] ^= 1
+			if s.ValidateHPKEPublicKey(bad) == nil {
+				t.Errorf("%v: point off the curve accepted", id)
+			}
+		}
+	}
+}
