@@ -152,9 +152,9 @@ func (kp *KeyPackage) checkContents(s *ciphersuite.Suite) error {
 	if !slices.Contains(caps.Versions, kp.Version) {
 		return invalid(ruleCapabilities, "versions do not list %v", kp.Version)
 	}
-	if !slices.Contains(caps.CipherSuites, kp.CipherSuite) {
-		return invalid(ruleCapabilities, "cipher_suites do not list %v", kp.CipherSuite)
-	}
+	// RFC 9420 does not require capabilities.cipher_suites to list the
+	// KeyPackage's own suite, and official vectors carry KeyPackages that
+	// omit it: accept them (Arbor's own KeyPackages always list it).
 	if t := ln.Credential.CredentialType; !slices.Contains(caps.Credentials, t) {
 		return invalid(ruleCredentialType, "%v credential, not listed in capabilities", t)
 	}

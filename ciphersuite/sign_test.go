@@ -71,7 +71,9 @@ func TestSignVerify(t *testing.T) {
 				t.Errorf("malformed public key %d: %v, want a malformed-key error", i, err)
 			}
 		}
-		for i, priv := range [][]byte{nil, k.Bytes()[1:], append(append([]byte(nil), k.Bytes()...), 0)} {
+		// A key one byte short is not listed: ECDSA accepts scalars without
+		// leading zeros (the official vectors hold such P-521 keys).
+		for i, priv := range [][]byte{nil, append(append([]byte(nil), k.Bytes()...), 0)} {
 			if _, err := s.ParseSigningKey(priv); err == nil {
 				t.Errorf("malformed private key %d accepted", i)
 			}

@@ -128,6 +128,8 @@ func (e *ecdsaScheme) generate() (signer, error) {
 }
 
 func (e *ecdsaScheme) parsePrivate(priv []byte) (signer, error) {
+	// Accept scalars serialized without leading zeros (see ecdhGroup.parse).
+	priv = leftPad(priv, (e.curve.Params().BitSize+7)/8)
 	k, err := ecdsa.ParseRawPrivateKey(e.curve, priv)
 	if err != nil {
 		return nil, fmt.Errorf("ciphersuite: invalid %s private key", e.label)
