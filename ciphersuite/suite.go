@@ -59,6 +59,9 @@ type Suite struct {
 	aead aeadScheme
 	// hpkeKDF is the HPKE KDF ID (RFC 9180 section 7.2).
 	hpkeKDF uint16
+	// hpke is the HPKE suite: the KEM with hpkeKDF and aead.
+	hpke *hpkeSuite
+	sig  signatureScheme
 }
 
 // ID returns the suite's code point.

@@ -1,0 +1,154 @@
+package ciphersuite_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/arbormls/mls/ciphersuite"
+)
+
+// benchSuites runs f as a sub-benchmark per suite, named suite1 ... suite7.
+func benchSuites(b *testing.B, f func(b *testing.B, s *ciphersuite.Suite)) {
+	for _, id := range ciphersuite.IDs() {
+		s, err := ciphersuite.Lookup(id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("suite%d", id), func(b *testing.B) { f(b, s) })
+	}
+}
+
+var benchContent = make([]byte, 100)
+
+func BenchmarkSignWithLabel(b *testing.B) {
+	benchSuites(b, func(b *testing.B, s *ciphersuite.Suite) {
+		k, err := s.GenerateSigningKey()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, err := s.SignWithLabel(k, "LeafNodeTBS", benchContent); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkVerifyWithLabel(b *testing.B) {
+	benchSuites(b, func(b *testing.B, s *ciphersuite.Suite) {
+		k, err := s.GenerateSigningKey()
+		if err != nil {
+			b.Fatal(err)
+		}
+		sig, err := s.SignWithLabel(k, "LeafNodeTBS", benchContent)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if err := s.VerifyWithLabel(k.PublicKey(), "LeafNodeTBS", benchContent, sig); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkEncryptWithLabel(b *testing.B) {
+	benchSuites(b, func(b *testing.B, s *ciphersuite.Suite) {
+		_, pub, err := s.GenerateHPKEKeyPair()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, _, err := s.EncryptWithLabel(pub, "UpdatePathNode", benchContent, benchContent); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkDecryptWithLabel(b *testing.B) {
+	benchSuites(b, func(b *testing.B, s *ciphersuite.Suite) {
+		priv, pub, err := s.GenerateHPKEKeyPair()
+		if err != nil {
+			b.Fatal(err)
+		}
+		kemOut, ct, err := s.EncryptWithLabel(pub, "UpdatePathNode", benchContent, benchContent)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, err := s.DecryptWithLabel(priv, "UpdatePathNode", benchContent, kemOut, ct); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkDeriveHPKEKeyPair(b *testing.B) {
+	benchSuites(b, func(b *testing.B, s *ciphersuite.Suite) {
+		ikm := make([]byte, s.HashSize())
+		for b.Loop() {
+			if _, _, err := s.DeriveHPKEKeyPair(ikm); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkExpandWithLabel(b *testing.B) {
+	benchSuites(b, func(b *testing.B, s *ciphersuite.Suite) {
+		secret := make([]byte, s.HashSize())
+		for b.Loop() {
+			if _, err := s.ExpandWithLabel(secret, "key", benchContent[:32], s.AEADKeySize()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkSeal1KiB(b *testing.B) {
+	benchSuites(b, func(b *testing.B, s *ciphersuite.Suite) {
+		key, nonce, pt := make([]byte, s.AEADKeySize()), make([]byte, s.AEADNonceSize()), make([]byte, 1024)
+		b.SetBytes(int64(len(pt)))
+		for b.Loop() {
+			if _, err := s.Seal(key, nonce, nil, pt); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkOpen1KiB(b *testing.B) {
+	benchSuites(b, func(b *testing.B, s *ciphersuite.Suite) {
+		key, nonce := make([]byte, s.AEADKeySize()), make([]byte, s.AEADNonceSize())
+		ct, err := s.Seal(key, nonce, nil, make([]byte, 1024))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(1024)
+		for b.Loop() {
+			if _, err := s.Open(key, nonce, nil, ct); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkEncryptorWelcome seals to 10 recipients under a 1 MiB context:
+// the context is hashed once per Encryptor, not once per recipient.
+func BenchmarkEncryptorWelcome(b *testing.B) {
+	s, _ := ciphersuite.Lookup(ciphersuite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519)
+	context := make([]byte, 1<<20)
+	pubs := make([][]byte, 10)
+	for i := range pubs {
+		_, pubs[i], _ = s.GenerateHPKEKeyPair()
+	}
+	for b.Loop() {
+		e := s.NewEncryptor("Welcome", context)
+		for _, pub := range pubs {
+			if _, _, err := e.Seal(pub, benchContent); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

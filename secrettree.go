@@ -1,0 +1,385 @@
+package mls
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"slices"
+	"sync"
+
+	"github.com/arbormls/mls/ciphersuite"
+	"github.com/arbormls/mls/internal/treemath"
+)
+
+// RatchetType selects one of the two hash ratchets of a leaf of the secret
+// tree (RFC 9420 section 9).
+type RatchetType uint8
+
+const (
+	// HandshakeRatchet protects proposals and commits.
+	HandshakeRatchet RatchetType = iota
+	// ApplicationRatchet protects application messages.
+	ApplicationRatchet
+)
+
+func (rt RatchetType) String() string {
+	switch rt {
+	case HandshakeRatchet:
+		return "handshake"
+	case ApplicationRatchet:
+		return "application"
+	}
+	return fmt.Sprintf("RatchetType(%d)", uint8(rt))
+}
+
+// Errors of the secret tree's receiver API, for callers that branch on them.
+var (
+	// ErrGenerationReused reports a generation whose key and nonce were
+	// already consumed: a replay, or a sender reusing a generation.
+	ErrGenerationReused = errors.New("mls: ratchet generation already used")
+	// ErrGenerationTooFar reports a generation further ahead of the ratchet
+	// than the configured maximum forward distance.
+	ErrGenerationTooFar = errors.New("mls: ratchet generation too far ahead")
+	// ErrGenerationExpired reports a skipped generation whose key was not
+	// kept: it fell out of the out-of-order window.
+	ErrGenerationExpired = errors.New("mls: ratchet generation outside the out-of-order window")
+)
+
+// Defaults of [SecretTreeConfig].
+const (
+	DefaultMaxForwardDistance = 1000
+	DefaultMaxSkippedKeys     = 256
+)
+
+// SecretTreeConfig bounds what a receiver accepts and keeps. The zero value
+// selects the defaults.
+type SecretTreeConfig struct {
+	// MaxForwardDistance is how many generations beyond a ratchet's current
+	// one a received generation may be. 0 selects DefaultMaxForwardDistance.
+	MaxForwardDistance uint32
+	// MaxSkippedKeys is how many keys of skipped generations each ratchet
+	// keeps for messages that arrive out of order; the oldest are dropped
+	// first. 0 selects DefaultMaxSkippedKeys; a negative value keeps none.
+	MaxSkippedKeys int
+}
+
+// maxLeafCount keeps node indices (2n-1 nodes) within uint32.
+const maxLeafCount = 1 << 31
+
+// SecretTree is the secret tree of one epoch (RFC 9420 section 9): node
+// secrets derived on demand from encryption_secret, and per leaf a handshake
+// and an application hash ratchet. It follows the deletion schedule of
+// section 9.2: a parent secret is zeroed as soon as both children are
+// derived, a leaf secret once its ratchets start, and each ratchet secret,
+// key and nonce once used. Memory grows with the leaves actually used
+// (O(log n) node secrets each), never with the size of the group.
+//
+// A SecretTree is safe for concurrent use.
+type SecretTree struct {
+	mu          sync.Mutex
+	suite       *ciphersuite.Suite
+	leafCount   uint32
+	maxForward  uint32
+	maxSkipped  int
+	nodes       map[treemath.NodeIndex][]byte
+	leafSecrets map[LeafIndex]*leafRatchets
+}
+
+type leafRatchets struct {
+	handshake, application ratchet
+}
+
+// ratchet is one hash ratchet. secret is ratchet_secret_[next]; next is
+// uint64 so that a ratchet that used generation 2^32-1 has somewhere to go.
+type ratchet struct {
+	secret []byte
+	next   uint64
+	// floor: every generation below it that is not in skipped was either
+	// consumed or dropped from the window; generations from floor to next
+	// that are not in skipped were consumed.
+	floor   uint64
+	skipped []skippedKey // ascending generation
+}
+
+type skippedKey struct {
+	generation uint32
+	key, nonce []byte
+}
+
+// NewSecretTree returns the secret tree of an epoch from its
+// encryption_secret (copied; the caller erases its own copy) and the number
+// of leaves of the ratchet tree. leafCount is rounded up to a power of two,
+// as the ratchet tree always is (RFC 9420 section 7.7).
+func NewSecretTree(s *ciphersuite.Suite, encryptionSecret []byte, leafCount uint32, cfg SecretTreeConfig) (*SecretTree, error) {
+	if len(encryptionSecret) != s.HashSize() {
+		return nil, fmt.Errorf("mls: encryption_secret is %d bytes, want %d", len(encryptionSecret), s.HashSize())
+	}
+	if leafCount == 0 || leafCount > maxLeafCount {
+		return nil, fmt.Errorf("mls: secret tree of %d leaves", leafCount)
+	}
+	n := uint32(1) << bits.Len32(leafCount-1)
+	t := &SecretTree{
+		suite:       s,
+		leafCount:   n,
+		maxForward:  cfg.MaxForwardDistance,
+		maxSkipped:  max(cfg.MaxSkippedKeys, 0),
+		nodes:       map[treemath.NodeIndex][]byte{treemath.Root(n): append([]byte(nil), encryptionSecret...)},
+		leafSecrets: map[LeafIndex]*leafRatchets{},
+	}
+	if t.maxForward == 0 {
+		t.maxForward = DefaultMaxForwardDistance
+	}
+	if cfg.MaxSkippedKeys == 0 {
+		t.maxSkipped = DefaultMaxSkippedKeys
+	}
+	return t, nil
+}
+
+// LeafCount returns the number of leaves of the tree (a power of two).
+func (t *SecretTree) LeafCount() uint32 { return t.leafCount }
+
+// NextKey is the sender's side: it returns the key and nonce of the next
+// unused generation of leaf's ratchet, and advances the ratchet so that they
+// are never handed out again. The caller owns key and nonce and should zero
+// them after use.
+func (t *SecretTree) NextKey(leaf LeafIndex, rt RatchetType) (generation uint32, key, nonce []byte, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r, err := t.ratchet(leaf, rt)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	generation = uint32(r.next)
+	key, nonce, err = r.step(t.suite)
+	return generation, key, nonce, err
+}
+
+// Key is the receiver's side: it returns the key and nonce of generation of
+// leaf's ratchet and consumes them, so a second call for the same
+// generation fails with ErrGenerationReused. A generation ahead of the
+// ratchet advances it, keeping the skipped keys (up to the configured
+// window) for messages that arrive out of order; one more than the maximum
+// forward distance ahead fails with ErrGenerationTooFar.
+func (t *SecretTree) Key(leaf LeafIndex, rt RatchetType, generation uint32) (key, nonce []byte, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r, err := t.ratchet(leaf, rt)
+	if err != nil {
+		return nil, nil, err
+	}
+	g := uint64(generation)
+	if g < r.next {
+		return r.takeSkipped(generation)
+	}
+	if g-r.next > uint64(t.maxForward) {
+		return nil, nil, fmt.Errorf("%w: generation %d, ratchet at %d", ErrGenerationTooFar, generation, r.next)
+	}
+	for r.next < g {
+		if g-r.next > uint64(t.maxSkipped) {
+			// Out of the window anyway: ratchet the secret without
+			// deriving a key that would be dropped at once.
+			if err := r.advance(t.suite); err != nil {
+				return nil, nil, err
+			}
+			r.floor = r.next
+			continue
+		}
+		skippedGen := uint32(r.next)
+		k, n, err := r.step(t.suite)
+		if err != nil {
+			return nil, nil, err
+		}
+		r.skipped = append(r.skipped, skippedKey{skippedGen, k, n})
+		if len(r.skipped) > t.maxSkipped {
+			old := r.skipped[0]
+			clear(old.key)
+			clear(old.nonce)
+			r.skipped = r.skipped[1:]
+			r.floor = uint64(old.generation) + 1
+		}
+	}
+	return r.step(t.suite)
+}
+
+// Erase zeroes every secret the tree still holds, as when its epoch is dropped.
+func (t *SecretTree) Erase() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for x, s := range t.nodes {
+		clear(s)
+		delete(t.nodes, x)
+	}
+	for l, lr := range t.leafSecrets {
+		lr.handshake.erase()
+		lr.application.erase()
+		delete(t.leafSecrets, l)
+	}
+}
+
+// String describes the tree without revealing any secret.
+func (t *SecretTree) String() string {
+	return fmt.Sprintf("mls.SecretTree(%d leaves, redacted)", t.leafCount)
+}
+
+// GoString keeps %#v from printing secrets.
+func (t *SecretTree) GoString() string { return t.String() }
+
+// ratchet returns leaf's ratchet of type rt, deriving the leaf secret (and
+// the node secrets above it) the first time the leaf is used.
+func (t *SecretTree) ratchet(leaf LeafIndex, rt RatchetType) (*ratchet, error) {
+	if rt != HandshakeRatchet && rt != ApplicationRatchet {
+		return nil, fmt.Errorf("mls: unknown ratchet type %d", uint8(rt))
+	}
+	if uint32(leaf) >= t.leafCount {
+		return nil, fmt.Errorf("mls: leaf %d outside a secret tree of %d leaves", leaf, t.leafCount)
+	}
+	lr, ok := t.leafSecrets[leaf]
+	if !ok {
+		var err error
+		if lr, err = t.startLeaf(leaf); err != nil {
+			return nil, err
+		}
+	}
+	if rt == HandshakeRatchet {
+		return &lr.handshake, nil
+	}
+	return &lr.application, nil
+}
+
+// startLeaf derives leaf's secret from its lowest ancestor still held,
+// deleting each parent as both its children are derived, then starts the
+// leaf's ratchets and deletes the leaf secret.
+func (t *SecretTree) startLeaf(leaf LeafIndex) (*leafRatchets, error) {
+	s := t.suite
+	target := leaf.NodeIndex()
+	x := target
+	for {
+		if _, ok := t.nodes[x]; ok {
+			break
+		}
+		p, ok := treemath.Parent(x, t.leafCount)
+		if !ok {
+			return nil, errors.New("mls: secret tree already erased")
+		}
+		x = p
+	}
+	for x != target {
+		l, _ := treemath.Left(x)
+		r, _ := treemath.Right(x)
+		secret := t.nodes[x]
+		ls, err := s.ExpandWithLabel(secret, "tree", []byte("left"), s.HashSize())
+		if err != nil {
+			return nil, err
+		}
+		rs, err := s.ExpandWithLabel(secret, "tree", []byte("right"), s.HashSize())
+		if err != nil {
+			clear(ls)
+			return nil, err
+		}
+		clear(secret)
+		delete(t.nodes, x)
+		t.nodes[l], t.nodes[r] = ls, rs
+		if treemath.IsAncestor(l, target) {
+			x = l
+		} else {
+			x = r
+		}
+	}
+	secret := t.nodes[target]
+	hs, err := s.DeriveSecret(secret, "handshake")
+	if err != nil {
+		return nil, err
+	}
+	as, err := s.DeriveSecret(secret, "application")
+	if err != nil {
+		clear(hs)
+		return nil, err
+	}
+	clear(secret)
+	delete(t.nodes, target)
+	lr := &leafRatchets{handshake: ratchet{secret: hs}, application: ratchet{secret: as}}
+	t.leafSecrets[leaf] = lr
+	return lr, nil
+}
+
+// step derives the key and nonce of generation r.next, then moves the
+// ratchet to the next generation, zeroing the consumed secret.
+func (r *ratchet) step(s *ciphersuite.Suite) (key, nonce []byte, err error) {
+	if r.secret == nil {
+		return nil, nil, errors.New("mls: ratchet exhausted or erased")
+	}
+	g := uint32(r.next)
+	if key, err = s.DeriveTreeSecret(r.secret, "key", g, s.AEADKeySize()); err != nil {
+		return nil, nil, err
+	}
+	if nonce, err = s.DeriveTreeSecret(r.secret, "nonce", g, s.AEADNonceSize()); err != nil {
+		clear(key)
+		return nil, nil, err
+	}
+	if err = r.advance(s); err != nil {
+		clear(key)
+		clear(nonce)
+		return nil, nil, err
+	}
+	return key, nonce, nil
+}
+
+// advance replaces ratchet_secret_[j] with ratchet_secret_[j+1].
+func (r *ratchet) advance(s *ciphersuite.Suite) error {
+	if r.secret == nil {
+		return errors.New("mls: ratchet exhausted or erased")
+	}
+	g := uint32(r.next)
+	var next []byte
+	if g < math.MaxUint32 {
+		var err error
+		if next, err = s.DeriveTreeSecret(r.secret, "secret", g, s.HashSize()); err != nil {
+			return err
+		}
+	}
+	clear(r.secret)
+	r.secret = next
+	r.next++
+	return nil
+}
+
+// takeSkipped hands out and forgets the kept key of an earlier generation.
+func (r *ratchet) takeSkipped(generation uint32) (key, nonce []byte, err error) {
+	for i, k := range r.skipped {
+		if k.generation == generation {
+			r.skipped = slices.Delete(r.skipped, i, i+1) // also clears the stale tail entry
+			return k.key, k.nonce, nil
+		}
+	}
+	if uint64(generation) < r.floor {
+		return nil, nil, fmt.Errorf("%w: generation %d", ErrGenerationExpired, generation)
+	}
+	return nil, nil, fmt.Errorf("%w: generation %d", ErrGenerationReused, generation)
+}
+
+func (r *ratchet) erase() {
+	clear(r.secret)
+	r.secret = nil
+	for _, k := range r.skipped {
+		clear(k.key)
+		clear(k.nonce)
+	}
+	r.skipped = nil
+}
+
+// SenderDataKeyNonce derives the key and nonce that protect a
+// PrivateMessage's sender data (RFC 9420 section 6.3.2) from
+// sender_data_secret and the content ciphertext, of which the first Nh bytes
+// (or all, if shorter) are the sample.
+func SenderDataKeyNonce(s *ciphersuite.Suite, senderDataSecret, ciphertext []byte) (key, nonce []byte, err error) {
+	sample := ciphertext[:min(len(ciphertext), s.HashSize())]
+	if key, err = s.ExpandWithLabel(senderDataSecret, "key", sample, s.AEADKeySize()); err != nil {
+		return nil, nil, err
+	}
+	if nonce, err = s.ExpandWithLabel(senderDataSecret, "nonce", sample, s.AEADNonceSize()); err != nil {
+		clear(key)
+		return nil, nil, err
+	}
+	return key, nonce, nil
+}
