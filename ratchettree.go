@@ -74,7 +74,7 @@ type RatchetTree struct {
 	last       int64
 	members    int
 
-	census *census     // built on first use, then maintained
+	census *census      // built on first use, then maintained
 	priv   *treePrivate // nil for a tree that belongs to no member
 }
 
