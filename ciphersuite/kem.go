@@ -22,7 +22,9 @@ type kem interface {
 	privateKeySize() int
 	publicKeySize() int
 	encSize() int
-	// The hpkeSuite checks these sizes before calling the methods below.
+	// The hpkeSuite checks input lengths against these sizes before it calls
+	// publicKey, encap and decap.
+	//
 	// generate returns a fresh key pair (private key serialized).
 	generate() (priv, pub []byte, err error)
 	// derive is DeriveKeyPair(ikm).
