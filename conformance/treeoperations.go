@@ -6,7 +6,6 @@ import (
 
 	"github.com/arbormls/mls"
 	"github.com/arbormls/mls/ciphersuite"
-	"github.com/arbormls/mls/internal/codec"
 )
 
 func init() { register("tree-operations", runTreeOperations) }
@@ -51,32 +50,19 @@ func runTreeOperations(data []byte) ([]CaseResult, error) {
 
 // applyProposal decodes an Add, Update or Remove Proposal (RFC 9420
 // section 12.1) and applies it to the tree.
-func applyProposal(tree *mls.RatchetTree, proposal []byte, sender mls.LeafIndex) error {
-	r := codec.NewReader(proposal)
-	typ := mls.ProposalType(r.ReadUint16())
-	if err := r.Err(); err != nil {
+func applyProposal(tree *mls.RatchetTree, data []byte, sender mls.LeafIndex) error {
+	var p mls.Proposal
+	if err := p.UnmarshalBinary(data); err != nil {
 		return err
 	}
-	switch typ {
-	case mls.ProposalTypeAdd:
-		var kp mls.KeyPackage
-		if err := kp.UnmarshalBinary(r.Remaining()); err != nil {
-			return err
-		}
-		_, err := tree.AddLeaf(&kp.LeafNode)
+	switch {
+	case p.Add != nil:
+		_, err := tree.AddLeaf(&p.Add.KeyPackage.LeafNode)
 		return err
-	case mls.ProposalTypeUpdate:
-		var ln mls.LeafNode
-		if err := ln.UnmarshalBinary(r.Remaining()); err != nil {
-			return err
-		}
-		return tree.UpdateLeaf(sender, &ln)
-	case mls.ProposalTypeRemove:
-		removed := mls.LeafIndex(r.ReadUint32())
-		if err := r.Finish(); err != nil {
-			return err
-		}
-		return tree.RemoveLeaf(removed)
+	case p.Update != nil:
+		return tree.UpdateLeaf(sender, &p.Update.LeafNode)
+	case p.Remove != nil:
+		return tree.RemoveLeaf(p.Remove.Removed)
 	}
-	return fmt.Errorf("unexpected proposal type %v", typ)
+	return fmt.Errorf("unexpected proposal type %v", p.Type())
 }
