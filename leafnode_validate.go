@@ -8,7 +8,6 @@ import (
 	"maps"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/arbormls/mls/internal/codec"
@@ -274,10 +273,20 @@ func (t *RatchetTree) ValidateLeafNode(ln *LeafNode, source LeafNodeSource, grou
 	return t.validateLeaf(&leafSlot{node: ln, enc: enc}, source, false, groupID, index, opts, gc, t.getCensus())
 }
 
-// validateLeaf is the one leaf validation behind ValidateLeafNode and
-// Validate. want is the required source, or 0 for any; stored is true
-// when s is the leaf stored at index (tree validation).
+// validateLeaf is the one leaf validation behind ValidateLeafNode,
+// MergeUpdatePath and Validate (which runs its two halves separately, to
+// verify signatures while the census is built). want is the required
+// source, or 0 for any; stored is true when s is the leaf stored at index
+// (tree validation).
 func (t *RatchetTree) validateLeaf(s *leafSlot, want LeafNodeSource, stored bool, groupID []byte, index LeafIndex, opts *LeafValidationOptions, gc *groupCaps, c *census) error {
+	if err := t.checkLeafFields(s, want, stored, index, opts, gc, c); err != nil {
+		return err
+	}
+	return t.verifyLeafSignature(s, groupID, index)
+}
+
+// checkLeafFields is validateLeaf without the signature.
+func (t *RatchetTree) checkLeafFields(s *leafSlot, want LeafNodeSource, stored bool, index LeafIndex, opts *LeafValidationOptions, gc *groupCaps, c *census) error {
 	ln := s.node
 	x := index.NodeIndex()
 	fail := func(sentinel error, rule, reason string) error {
@@ -376,9 +385,14 @@ func (t *RatchetTree) validateLeaf(s *leafSlot, want LeafNodeSource, stored bool
 		return fail(ErrDuplicateSignatureKey, "unique_signature_key", "signature key used by another member")
 	}
 
+	return nil
+}
+
+// verifyLeafSignature checks the signature of a leaf at index.
+func (t *RatchetTree) verifyLeafSignature(s *leafSlot, groupID []byte, index LeafIndex) error {
 	tbs := leafTBS(s, groupID, index)
-	if err := t.suite.VerifyWithLabel(ln.SignatureKey, "LeafNodeTBS", tbs, ln.Signature); err != nil {
-		return fail(ErrLeafSignature, "signature", "LeafNodeTBS signature does not verify")
+	if err := t.suite.VerifyWithLabel(s.node.SignatureKey, "LeafNodeTBS", tbs, s.node.Signature); err != nil {
+		return validationErr(ErrLeafSignature, "signature", index.NodeIndex(), "LeafNodeTBS signature does not verify")
 	}
 	return nil
 }
@@ -468,10 +482,10 @@ func allListed[T cmp.Ordered](items, list []T) bool {
 // GroupInfo's: see TreeHash.
 //
 // The cost is O(n): uniqueness and credential checks count into hash maps,
-// and the leaf signatures, which dominate, are verified on all cores. The
-// error returned, a *ValidationError, is deterministic: a duplicate key
-// first, then the lowest failing leaf, then unmerged leaves, then parent
-// hashes.
+// and the leaf signatures, which dominate, are verified on all cores while
+// the rest is computed. The error returned, a *ValidationError, is
+// deterministic: a duplicate key first, then the lowest failing leaf, then
+// unmerged leaves, then parent hashes.
 func (t *RatchetTree) Validate(groupID []byte, opts *LeafValidationOptions) error {
 	if t.members == 0 {
 		return validationErr(ErrTreeShape, "members", t.Root(), "tree without any member")
@@ -480,39 +494,58 @@ func (t *RatchetTree) Validate(groupID []byte, opts *LeafValidationOptions) erro
 	if err != nil {
 		return err
 	}
-	c, dupErr := t.buildCensus()
-	t.census = c
-	if dupErr != nil {
-		return dupErr
+	// Hashing writes to the chunks while the signature workers read them:
+	// own every chunk first, so that no chunk pointer changes meanwhile.
+	for x := NodeIndex(0); uint32(x) < t.width(); x += chunkNodes {
+		t.writable(x)
 	}
-	// Hash first: it writes to the tree, and what follows only reads it,
-	// concurrently.
-	t.hashOf(t.Root())
-
-	var leafFailed atomic.Bool
-	var structErr error
+	var c *census
+	var dupErr, structErr error
 	var wg sync.WaitGroup
 	wg.Go(func() {
+		if c, dupErr = t.buildCensus(); dupErr != nil {
+			return
+		}
+		t.hashOf(t.Root())
 		if structErr = t.checkUnmergedLeaves(); structErr == nil {
-			structErr = t.checkParentHashes(&leafFailed)
+			structErr = t.checkParentHashes()
 		}
 	})
-	leafErr := parallelFor(int(t.n), 64, func(lo, hi int) error {
+	sigErr := parallelFor(int(t.n), 64, func(lo, hi int) error {
 		for i := lo; i < hi; i++ {
-			s := t.slot(LeafIndex(i))
-			if s == nil {
-				continue
-			}
-			if err := t.validateLeaf(s, 0, true, groupID, LeafIndex(i), opts, gc, c); err != nil {
-				leafFailed.Store(true)
-				return err
+			if s := t.slot(LeafIndex(i)); s != nil {
+				if err := t.verifyLeafSignature(s, groupID, LeafIndex(i)); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
 	wg.Wait()
-	if leafErr != nil {
-		return leafErr
+	t.census = c
+	if dupErr != nil {
+		return dupErr
+	}
+	fieldErr := parallelFor(int(t.n), 256, func(lo, hi int) error {
+		for i := lo; i < hi; i++ {
+			if s := t.slot(LeafIndex(i)); s != nil {
+				if err := t.checkLeafFields(s, 0, true, LeafIndex(i), opts, gc, c); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	// The lowest failing leaf wins; for one leaf, its fields are checked
+	// before its signature, as in validateLeaf.
+	var fe, se *ValidationError
+	errors.As(fieldErr, &fe)
+	errors.As(sigErr, &se)
+	switch {
+	case fe != nil && (se == nil || fe.Node <= se.Node):
+		return fieldErr
+	case se != nil:
+		return sigErr
 	}
 	return structErr
 }

@@ -312,3 +312,46 @@ func TestTreeFromNodesRejectsBadShapes(t *testing.T) {
 		t.Fatal("a tree without members validated")
 	}
 }
+
+// TestLargeTree exercises the concurrent paths (synthesis by spines,
+// parallel hashing, validation, encryption) on a tree big enough to use
+// them, for the race detector.
+func TestLargeTree(t *testing.T) {
+	for _, sparse := range []bool{false, true} {
+		st := synth(t, 2100, sparse, 0, 1, 2099)
+		tree := rebuilt(t, st.Tree)
+		if err := tree.Validate(st.GroupID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(tree.TreeHash(), st.Tree.TreeHash()) {
+			t.Fatal("tree hash differs")
+		}
+		sender := st.Members[2099].Tree.Clone()
+		p, err := sender.GenerateUpdatePath(2099, st.GroupID, sender.Leaf(2099), st.Members[2099].Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gc := []byte("provisional group context")
+		path, err := p.Encrypt(gc, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []LeafIndex{0, 1} {
+			r := st.Members[m].Tree.Clone()
+			if err := r.MergeUpdatePath(2099, path, st.GroupID, nil); err != nil {
+				t.Fatal(err)
+			}
+			cs, err := r.DecryptUpdatePath(2099, path, gc, nil)
+			if err != nil || !bytes.Equal(cs, p.CommitSecret()) {
+				t.Fatalf("member %d: %v", m, err)
+			}
+			if !bytes.Equal(r.TreeHash(), sender.TreeHash()) {
+				t.Fatal("tree hashes differ")
+			}
+			checkPrivateKeys(t, r)
+		}
+		if err := sender.Validate(st.GroupID, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -316,17 +316,14 @@ func (t *RatchetTree) linkedChild(c NodeIndex, unmerged []LeafIndex, sizes []int
 // leads to a node whose parent_hash is the parent hash of the node with
 // the other child as copath child. Since a node can only link to its
 // nearest non-blank ancestor, every parent is then covered by exactly one
-// chain starting at a leaf. The unmerged leaves must have been validated.
-// The cost is O(n) plus O(log n) per unmerged leaf entry.
-func (t *RatchetTree) checkParentHashes(stop *atomic.Bool) error {
-	t.hashOf(t.Root())
+// chain starting at a leaf. The unmerged leaves must have been validated
+// and the tree hashes computed. The cost is O(n) plus O(log n) per
+// unmerged leaf entry.
+func (t *RatchetTree) checkParentHashes() error {
 	sizes := t.resolutionSizes()
 	return parallelFor(int(t.n)-1, 512, func(lo, hi int) error {
 		h := t.suite.NewHash()
 		for i := lo; i < hi; i++ {
-			if stop != nil && stop.Load() {
-				return nil
-			}
 			x := NodeIndex(2*i + 1)
 			p := t.Parent(x)
 			if p == nil {
