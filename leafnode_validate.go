@@ -262,15 +262,25 @@ func (t *RatchetTree) ValidateLeafNode(ln *LeafNode, source LeafNodeSource, grou
 	if source < LeafNodeSourceKeyPackage || source > LeafNodeSourceCommit {
 		return fmt.Errorf("mls: invalid leaf_node_source %d", source)
 	}
-	enc, err := ln.MarshalBinary()
+	s, gc, err := prepareLeaf(ln, opts)
 	if err != nil {
 		return err
+	}
+	return t.validateLeaf(s, source, false, groupID, index, opts, gc, t.getCensus())
+}
+
+// prepareLeaf encodes a leaf to validate and parses the group's
+// requirements.
+func prepareLeaf(ln *LeafNode, opts *LeafValidationOptions) (*leafSlot, *groupCaps, error) {
+	enc, err := ln.MarshalBinary()
+	if err != nil {
+		return nil, nil, err
 	}
 	gc, err := parseGroupCaps(opts)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	return t.validateLeaf(&leafSlot{node: ln, enc: enc}, source, false, groupID, index, opts, gc, t.getCensus())
+	return &leafSlot{node: ln, enc: enc}, gc, nil
 }
 
 // validateLeaf is the one leaf validation behind ValidateLeafNode,

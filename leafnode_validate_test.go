@@ -36,6 +36,13 @@ func tampered(t *testing.T, st *SynthesizedTree, f func(nodes TreeNodes)) *Ratch
 	return tree
 }
 
+// flipped returns a copy of b with one bit changed.
+func flipped(b []byte) []byte {
+	c := slices.Clone(b)
+	c[len(c)/2] ^= 0x20
+	return c
+}
+
 // expectRule checks that err is a *ValidationError for rule wrapping
 // sentinel, at node x, and that its message names the rule.
 func expectRule(t *testing.T, err error, sentinel error, rule string, x NodeIndex) {
@@ -60,10 +67,7 @@ func TestTamperedTreesAreRejected(t *testing.T) {
 	}
 
 	t.Run("parent hash", func(t *testing.T) {
-		tree := tampered(t, st, func(nodes TreeNodes) {
-			nodes[11].Parent.ParentHash = slices.Clone(nodes[11].Parent.ParentHash)
-			nodes[11].Parent.ParentHash[0] ^= 1
-		})
+		tree := tampered(t, st, func(nodes TreeNodes) { nodes[11].Parent.ParentHash = flipped(nodes[11].Parent.ParentHash) })
 		// Node 11 is linked from node 9, and its parent_hash is an input
 		// of its parent hash: that link breaks. So does the link of node 7
 		// from node 3, which covers the tree hash of node 11; node 7 is
@@ -76,10 +80,7 @@ func TestTamperedTreesAreRejected(t *testing.T) {
 		expectRule(t, tree.Validate(st.GroupID, nil), ErrParentHash, "parent_hash", 3)
 	})
 	t.Run("leaf signature", func(t *testing.T) {
-		tree := tampered(t, st, func(nodes TreeNodes) {
-			nodes[10].Leaf.Signature = slices.Clone(nodes[10].Leaf.Signature)
-			nodes[10].Leaf.Signature[5] ^= 0x20
-		})
+		tree := tampered(t, st, func(nodes TreeNodes) { nodes[10].Leaf.Signature = flipped(nodes[10].Leaf.Signature) })
 		expectRule(t, tree.Validate(st.GroupID, nil), ErrLeafSignature, "signature", 10)
 	})
 	t.Run("signature over another group", func(t *testing.T) {

@@ -3,6 +3,7 @@ package mls
 import (
 	"bytes"
 	"hash"
+	"iter"
 	"runtime"
 	"slices"
 	"sort"
@@ -364,24 +365,14 @@ func (t *RatchetTree) checkParentHashes() error {
 // non-blank node between that leaf and the parent. It suffices to check
 // the highest such node, since its own entries are checked in turn.
 func (t *RatchetTree) checkUnmergedLeaves() error {
-	for i := uint32(0); i+1 < t.n; i++ {
-		x := NodeIndex(2*i + 1)
-		p := t.Parent(x)
-		if p == nil {
-			continue
-		}
+	for x, p := range t.parentNodes() {
 		for k, u := range p.UnmergedLeaves {
 			if k > 0 && u <= p.UnmergedLeaves[k-1] {
 				return validationErr(ErrUnmergedLeaves, "unmerged_leaves", x, "not sorted in increasing order")
 			}
 		}
 	}
-	for i := uint32(0); i+1 < t.n; i++ {
-		x := NodeIndex(2*i + 1)
-		p := t.Parent(x)
-		if p == nil {
-			continue
-		}
+	for x, p := range t.parentNodes() {
 		for _, u := range p.UnmergedLeaves {
 			if uint32(u) >= t.n || t.slot(u) == nil {
 				return validationErr(ErrUnmergedLeaves, "unmerged_leaves", x, "lists a blank leaf")
@@ -414,6 +405,17 @@ func (t *RatchetTree) checkUnmergedLeaves() error {
 		}
 	}
 	return nil
+}
+
+// parentNodes iterates over the non-blank parents, left to right.
+func (t *RatchetTree) parentNodes() iter.Seq2[NodeIndex, *ParentNode] {
+	return func(yield func(NodeIndex, *ParentNode) bool) {
+		for x := NodeIndex(1); uint32(x) < t.width(); x += 2 {
+			if p := t.Parent(x); p != nil && !yield(x, p) {
+				return
+			}
+		}
+	}
 }
 
 // parallelFor runs f on consecutive ranges of [0, n) of at least grain

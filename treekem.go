@@ -253,16 +253,11 @@ func (t *RatchetTree) MergeUpdatePath(sender LeafIndex, path *UpdatePath, groupI
 		return fmt.Errorf("mls: UpdatePath has %d nodes, the filtered direct path %d", len(path.Nodes), len(steps))
 	}
 	leaf := &path.LeafNode
-	enc, err := leaf.MarshalBinary()
-	if err != nil {
-		return err
-	}
-	gc, err := parseGroupCaps(opts)
+	slot, gc, err := prepareLeaf(leaf, opts)
 	if err != nil {
 		return err
 	}
 	c := t.getCensus()
-	slot := &leafSlot{node: leaf, enc: enc}
 	if err := t.validateLeaf(slot, LeafNodeSourceCommit, false, groupID, sender, opts, gc, c); err != nil {
 		return err
 	}
