@@ -86,6 +86,9 @@ type LeafValidationOptions struct {
 	CheckLifetime bool
 	// Now is the time lifetimes are checked against; zero means time.Now.
 	Now time.Time
+	// MaxLifetime, when not zero, is the longest lifetime accepted in a
+	// key_package leaf (RFC 9420 section 7.2 asks applications for one).
+	MaxLifetime time.Duration
 	// GroupContextExtensions, when not nil, are the extensions of the
 	// group: the leaf must meet their required_capabilities and support
 	// every extension type in them (RFC 9420 sections 7.3 and 13.4, and
@@ -124,7 +127,9 @@ func (c *counts[K]) add(k K, d int32) {
 	} else {
 		c.delta[k] = v
 	}
-	if len(c.delta) > 64 && len(c.delta) > len(c.base)/8 {
+	// Clones copy delta, so it is kept small: folding costs O(n) once
+	// every n/32 changes.
+	if len(c.delta) > 64+len(c.base)/32 {
 		nb := maps.Clone(c.base)
 		if nb == nil {
 			nb = make(map[K]int32, len(c.delta))
@@ -368,13 +373,18 @@ func (t *RatchetTree) checkLeafFields(s *leafSlot, want LeafNodeSource, stored b
 		return fail(ErrCapabilities, "credential_type", "a credential type in use is not supported")
 	}
 
-	if opts != nil && opts.CheckLifetime && ln.Lifetime != nil {
-		now := opts.Now
-		if now.IsZero() {
-			now = time.Now()
+	if lt := ln.Lifetime; opts != nil && lt != nil {
+		if opts.CheckLifetime {
+			now := opts.Now
+			if now.IsZero() {
+				now = time.Now()
+			}
+			if u := now.Unix(); u < 0 || uint64(u) < lt.NotBefore || uint64(u) > lt.NotAfter {
+				return fail(ErrLeafLifetime, "lifetime", "current time outside the lifetime")
+			}
 		}
-		if u := now.Unix(); u < 0 || uint64(u) < ln.Lifetime.NotBefore || uint64(u) > ln.Lifetime.NotAfter {
-			return fail(ErrLeafLifetime, "lifetime", "current time outside the lifetime")
+		if limit := opts.MaxLifetime; limit > 0 && (lt.NotAfter < lt.NotBefore || lt.NotAfter-lt.NotBefore > uint64(limit/time.Second)) {
+			return fail(ErrLeafLifetime, "lifetime", "lifetime longer than allowed")
 		}
 	}
 

@@ -165,6 +165,12 @@ func TestValidateLeafNode(t *testing.T) {
 	if err := tree.ValidateLeafNode(&old, LeafNodeSourceKeyPackage, gid, 6, opts); err != nil {
 		t.Fatalf("leaf within its lifetime: %v", err)
 	}
+	opts.MaxLifetime = 999 * time.Second
+	expectRule(t, tree.ValidateLeafNode(&old, LeafNodeSourceKeyPackage, gid, 6, opts), ErrLeafLifetime, "lifetime", 12)
+	opts.MaxLifetime = 1000 * time.Second
+	if err := tree.ValidateLeafNode(&old, LeafNodeSourceKeyPackage, gid, 6, opts); err != nil {
+		t.Fatalf("leaf within the maximum lifetime: %v", err)
+	}
 
 	// Keys must be new to the tree.
 	dup := *kp

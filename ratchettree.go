@@ -93,7 +93,7 @@ type treePrivate struct {
 var ErrBlankLeaf = errors.New("mls: blank leaf")
 
 // NewRatchetTree returns the tree of a new group whose only member, at
-// leaf 0, is leaf.
+// leaf 0, is leaf. SetLeafPrivateKey makes it the creator's.
 func NewRatchetTree(suite *ciphersuite.Suite, leaf *LeafNode) (*RatchetTree, error) {
 	t := newEmptyTree(suite, 1)
 	if err := t.setLeaf(0, leaf); err != nil {

@@ -53,6 +53,8 @@ func (t *RatchetTree) FreeLeaf() (LeafIndex, error) {
 // encryption key, source commit, the parent hash, and a signature by
 // signer over groupID and sender. The new private keys are stored in the
 // tree. sender may be a blank leaf, for an external commit (see FreeLeaf).
+// The new leaf is not validated: callers that change its capabilities or
+// extensions check it with ValidateLeafNode like any commit leaf.
 func (t *RatchetTree) GenerateUpdatePath(sender LeafIndex, groupID []byte, leaf *LeafNode, signer *ciphersuite.SigningKey) (*PendingUpdatePath, error) {
 	if uint32(sender) >= t.n {
 		return nil, fmt.Errorf("mls: sender leaf %d outside the tree", sender)
@@ -239,8 +241,9 @@ func excludeLeaves(res []NodeIndex, exclude []LeafIndex) []NodeIndex {
 // the path is already in the tree; the parent hashes, computed top down,
 // end in the leaf's parent_hash. Then the direct path is blanked and the
 // filtered direct path set to the path's keys and parent hashes. On error
-// the tree is unchanged. Decrypt the path secret with DecryptUpdatePath
-// once the provisional GroupContext is known.
+// the tree is unchanged. The tree keeps a shallow copy of the path's leaf
+// node, which must not be modified afterwards. Decrypt the path secret
+// with DecryptUpdatePath once the provisional GroupContext is known.
 func (t *RatchetTree) MergeUpdatePath(sender LeafIndex, path *UpdatePath, groupID []byte, opts *LeafValidationOptions) error {
 	if uint32(sender) >= t.n {
 		return fmt.Errorf("mls: sender leaf %d outside the tree", sender)
