@@ -38,6 +38,9 @@ var (
 	ErrParentHash = errors.New("mls: invalid parent hash")
 	// ErrTreeShape: the tree has no member.
 	ErrTreeShape = errors.New("mls: invalid ratchet tree shape")
+	// ErrCredential: the application's credential validator rejected a
+	// leaf's credential.
+	ErrCredential = errors.New("mls: credential rejected")
 )
 
 // ruleSections maps each rule name to the RFC 9420 section that states it.
@@ -54,6 +57,7 @@ var ruleSections = map[string]string{
 	"unmerged_leaves":       "12.4.3.1",
 	"parent_hash":           "7.9.2",
 	"members":               "12.4.3.3",
+	"credential":            "5.3.1",
 }
 
 // ValidationError reports a ratchet tree or leaf node that breaks a rule
@@ -65,6 +69,9 @@ type ValidationError struct {
 	Node   NodeIndex
 	Reason string
 	Err    error
+	// Cause is the error of the application's credential validator, for
+	// the rule "credential".
+	Cause error
 }
 
 func (e *ValidationError) Error() string {
@@ -72,7 +79,13 @@ func (e *ValidationError) Error() string {
 		e.Rule, ruleSections[e.Rule], e.Node, e.Reason)
 }
 
-func (e *ValidationError) Unwrap() error { return e.Err }
+// Unwrap returns the sentinel error, and the cause if there is one.
+func (e *ValidationError) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{e.Err, e.Cause}
+	}
+	return []error{e.Err}
+}
 
 func validationErr(sentinel error, rule string, x NodeIndex, reason string) error {
 	return &ValidationError{Rule: rule, Node: x, Reason: reason, Err: sentinel}
@@ -89,6 +102,10 @@ type LeafValidationOptions struct {
 	// MaxLifetime, when not zero, is the longest lifetime accepted in a
 	// key_package leaf (RFC 9420 section 7.2 asks applications for one).
 	MaxLifetime time.Duration
+	// ValidateCredential, when set, is the application's validation of a
+	// leaf's credential and its binding to the signature key (RFC 9420
+	// section 5.3.1). Validate calls it for each leaf concurrently.
+	ValidateCredential func(c *Credential, signatureKey []byte) error
 	// GroupContextExtensions, when not nil, are the extensions of the
 	// group: the leaf must meet their required_capabilities and support
 	// every extension type in them (RFC 9420 sections 7.3 and 13.4, and
@@ -261,8 +278,8 @@ func isDefaultProposal(t ProposalType) bool { return t >= 1 && t <= 7 }
 // use; ln's extensions are listed in its capabilities; the group's
 // required capabilities and extensions, when opts gives them; the
 // lifetime, when opts asks for it; encryption and signature keys unique
-// in the tree; the signature. Credentials themselves are the
-// application's to validate (RFC 9420 section 5.3.1).
+// in the tree; the signature; and the credential, with the application's
+// validator if opts has one (RFC 9420 section 5.3.1).
 func (t *RatchetTree) ValidateLeafNode(ln *LeafNode, source LeafNodeSource, groupID []byte, index LeafIndex, opts *LeafValidationOptions) error {
 	if source < LeafNodeSourceKeyPackage || source > LeafNodeSourceCommit {
 		return fmt.Errorf("mls: invalid leaf_node_source %d", source)
@@ -339,6 +356,12 @@ func (t *RatchetTree) checkLeafFields(s *leafSlot, want LeafNodeSource, stored b
 		}
 		if !allListed(nonDefault(gc.extensions, isDefaultExtension), caps.Extensions) {
 			return fail(ErrCapabilities, "group_extensions", "group context extension not supported")
+		}
+	}
+
+	if opts != nil && opts.ValidateCredential != nil {
+		if err := opts.ValidateCredential(&ln.Credential, ln.SignatureKey); err != nil {
+			return &ValidationError{Rule: "credential", Node: x, Reason: err.Error(), Err: ErrCredential, Cause: err}
 		}
 	}
 

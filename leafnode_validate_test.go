@@ -241,6 +241,20 @@ func TestValidateLeafNode(t *testing.T) {
 	if err := tree.ValidateLeafNode(&ext, LeafNodeSourceUpdate, gid, 2, &LeafValidationOptions{GroupContextExtensions: Extensions{{ExtensionType: ExtensionTypeExternalSenders}}}); err != nil {
 		t.Fatalf("default group extension: %v", err)
 	}
+	// The application's credential validator.
+	errNotListed := errors.New("identity not in the directory")
+	copts := &LeafValidationOptions{ValidateCredential: func(c *Credential, key []byte) error {
+		if string(c.Identity) == "member 2" {
+			return errNotListed
+		}
+		return nil
+	}}
+	err := tree.ValidateLeafNode(&up, LeafNodeSourceUpdate, gid, 2, copts)
+	expectRule(t, err, ErrCredential, "credential", 4)
+	if !errors.Is(err, errNotListed) {
+		t.Fatalf("the validator's error is not wrapped: %v", err)
+	}
+	expectRule(t, tree.Validate(gid, copts), ErrCredential, "credential", 4)
 	if err := tree.ValidateLeafNode(&up, 9, gid, 2, nil); err == nil {
 		t.Fatal("invalid source accepted")
 	}
