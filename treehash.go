@@ -68,7 +68,7 @@ func (t *RatchetTree) hashSubtree(h hash.Hash, x NodeIndex) {
 	}
 	c := t.writable(x)
 	off := int(x&(chunkNodes-1)) * t.nh
-	t.nodeHashInput(h, x, nil)
+	t.nodeHashInput(h, x)
 	h.Sum(c.hashes[off:off])
 	c.valid |= 1 << (x & (chunkNodes - 1))
 }
@@ -103,29 +103,31 @@ func (t *RatchetTree) hashParallel(x NodeIndex) {
 
 // nodeHashInput writes the TreeHashInput of x into h (after resetting
 // it): LeafNodeHashInput or ParentNodeHashInput. Children hashes must be
-// current. A non-nil parent replaces the stored parent node of x.
-func (t *RatchetTree) nodeHashInput(h hash.Hash, x NodeIndex, parent *ParentNode) {
+// current.
+func (t *RatchetTree) nodeHashInput(h hash.Hash, x NodeIndex) {
 	h.Reset()
 	if x.IsLeaf() {
-		i := x.LeafIndex()
-		var hdr [7]byte
-		hdr[0] = byte(NodeTypeLeaf)
-		hdr[1], hdr[2], hdr[3], hdr[4] = byte(i>>24), byte(i>>16), byte(i>>8), byte(i)
-		if s := t.slot(i); s != nil {
-			hdr[5] = 1
-			h.Write(hdr[:6])
-			h.Write(s.enc)
-		} else {
-			h.Write(hdr[:6])
+		var enc []byte
+		if s := t.slot(x.LeafIndex()); s != nil {
+			enc = s.enc
 		}
+		writeLeafHashInput(h, x.LeafIndex(), enc)
 		return
 	}
 	l, _ := treemath.Left(x)
 	r, _ := treemath.Right(x)
-	if parent == nil {
-		parent = t.Parent(x)
+	writeParentHashInput(h, t.Parent(x), t.cachedHash(l), t.cachedHash(r))
+}
+
+// writeLeafHashInput writes the TreeHashInput of leaf i into h: enc is the
+// encoding of its LeafNode, nil when the leaf is blank.
+func writeLeafHashInput(h hash.Hash, i LeafIndex, enc []byte) {
+	hdr := [6]byte{byte(NodeTypeLeaf), byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}
+	if enc != nil {
+		hdr[5] = 1 // optional<LeafNode> present
 	}
-	writeParentHashInput(h, parent, t.cachedHash(l), t.cachedHash(r))
+	h.Write(hdr[:])
+	h.Write(enc)
 }
 
 // writeParentHashInput writes a parent's TreeHashInput into h.
@@ -141,11 +143,8 @@ func writeParentHashInput(h hash.Hash, p *ParentNode, left, right []byte) {
 
 // blankLeafHash returns the tree hash of leaf i when it is blank.
 func (t *RatchetTree) blankLeafHash(h hash.Hash, i LeafIndex) []byte {
-	var hdr [6]byte
-	hdr[0] = byte(NodeTypeLeaf)
-	hdr[1], hdr[2], hdr[3], hdr[4] = byte(i>>24), byte(i>>16), byte(i>>8), byte(i)
 	h.Reset()
-	h.Write(hdr[:])
+	writeLeafHashInput(h, i, nil)
 	return h.Sum(nil)
 }
 
