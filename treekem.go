@@ -66,30 +66,21 @@ func (t *RatchetTree) GenerateUpdatePath(sender LeafIndex, groupID []byte, leaf 
 		return nil, errors.New("mls: signer does not match the leaf's signature key")
 	}
 	s := t.suite
-	leafPriv, leafPub, err := s.GenerateHPKEKeyPair()
-	if err != nil {
-		return nil, err
-	}
 	p := &PendingUpdatePath{tree: t, sender: sender, steps: t.filteredDirectPath(sender)}
-	nodePrivs := make([][]byte, len(p.steps))
-	p.keys = make([][]byte, len(p.steps))
+	// The path secrets: a random one, then each derived from the one
+	// below; the one after the last node is the commit secret. A path
+	// without nodes derives it from the random secret all the same.
 	p.secrets = make([][]byte, len(p.steps))
 	secret := make([]byte, s.HashSize())
 	rand.Read(secret)
+	var err error
 	for j := range p.steps {
 		p.secrets[j] = secret
-		if nodePrivs[j], p.keys[j], err = derivePathKeyPair(s, secret); err != nil {
-			p.Wipe()
-			return nil, err
-		}
 		if secret, err = s.DeriveSecret(secret, "path"); err != nil {
 			p.Wipe()
 			return nil, err
 		}
 	}
-	// After the loop, secret is the path secret following the last node:
-	// the commit secret. A path without nodes derives it from the random
-	// secret all the same.
 	if len(p.steps) == 0 {
 		p.commit, err = s.DeriveSecret(secret, "path")
 		clear(secret)
@@ -98,6 +89,29 @@ func (t *RatchetTree) GenerateUpdatePath(sender LeafIndex, groupID []byte, leaf 
 		}
 	} else {
 		p.commit = secret
+	}
+	// The key pairs, which cost a scalar multiplication each, on all
+	// cores: one per node, and a fresh one for the leaf.
+	nodePrivs := make([][]byte, len(p.steps))
+	p.keys = make([][]byte, len(p.steps))
+	var leafPriv, leafPub []byte
+	err = parallelFor(len(p.steps)+1, 1, func(lo, hi int) error {
+		for j := lo; j < hi; j++ {
+			var err error
+			if j == len(p.steps) {
+				leafPriv, leafPub, err = s.GenerateHPKEKeyPair()
+			} else {
+				nodePrivs[j], p.keys[j], err = derivePathKeyPair(s, p.secrets[j])
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		p.Wipe()
+		return nil, err
 	}
 	phs, leafPH := t.pathParentHashes(p.steps, p.keys)
 
@@ -355,24 +369,39 @@ func (t *RatchetTree) DecryptUpdatePath(sender LeafIndex, path *UpdatePath, grou
 // derivePath derives the key pairs of the nodes of steps from the path
 // secret of the first, checking each public key against the tree. It
 // returns the private keys and the path secret after the last node,
-// zeroing every other secret, secret included.
+// zeroing every other secret, secret included. The key pairs are derived
+// on all cores.
 func (t *RatchetTree) derivePath(steps []pathStep, secret []byte) (privs [][]byte, next []byte, err error) {
 	s := t.suite
-	privs = make([][]byte, len(steps))
-	for i, st := range steps {
-		priv, pub, err := derivePathKeyPair(s, secret)
-		if err == nil && !bytes.Equal(pub, t.Parent(st.node).EncryptionKey) {
-			err = fmt.Errorf("%w: derived public key of node %d differs", ErrPathDecryption, st.node)
+	secrets := make([][]byte, len(steps))
+	defer func() {
+		for _, ps := range secrets {
+			clear(ps)
 		}
-		var nextSecret []byte
-		if err == nil {
-			nextSecret, err = s.DeriveSecret(secret, "path")
-		}
-		clear(secret)
-		if err != nil {
+	}()
+	for i := range steps {
+		secrets[i] = secret
+		if secret, err = s.DeriveSecret(secret, "path"); err != nil {
 			return nil, nil, err
 		}
-		privs[i], secret = priv, nextSecret
+	}
+	privs = make([][]byte, len(steps))
+	err = parallelFor(len(steps), 1, func(lo, hi int) error {
+		for i := lo; i < hi; i++ {
+			priv, pub, err := derivePathKeyPair(s, secrets[i])
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(pub, t.Parent(steps[i].node).EncryptionKey) {
+				return fmt.Errorf("%w: derived public key of node %d differs", ErrPathDecryption, steps[i].node)
+			}
+			privs[i] = priv
+		}
+		return nil
+	})
+	if err != nil {
+		clear(secret)
+		return nil, nil, err
 	}
 	return privs, secret, nil
 }
