@@ -59,64 +59,60 @@ func expectRule(t *testing.T, err error, sentinel error, rule string, x NodeInde
 	}
 }
 
+// tamperCase is a change to a valid tree and the rule it breaks, at node.
+type tamperCase struct {
+	name     string
+	tamper   func(t *testing.T, nodes TreeNodes)
+	sentinel error
+	rule     string
+	node     NodeIndex
+}
+
+func runTamperCases(t *testing.T, st *SynthesizedTree, cases []tamperCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			expectRule(t, tampered(t, st, func(nodes TreeNodes) { c.tamper(t, nodes) }).Validate(st.GroupID, nil), c.sentinel, c.rule, c.node)
+		})
+	}
+}
+
 func TestTamperedTreesAreRejected(t *testing.T) {
 	st := synth(t, 13, false, 3, 5, 9)
 	s := st.Tree.Suite()
 	if err := st.Tree.Validate(st.GroupID, nil); err != nil {
 		t.Fatal(err)
 	}
-
-	t.Run("parent hash", func(t *testing.T) {
-		tree := tampered(t, st, func(nodes TreeNodes) { nodes[11].Parent.ParentHash = flipped(nodes[11].Parent.ParentHash) })
+	expectRule(t, st.Tree.Validate([]byte("another group"), nil), ErrLeafSignature, "signature", 0)
+	_, pub, _ := s.GenerateHPKEKeyPair()
+	runTamperCases(t, st, []tamperCase{
 		// Node 11 is linked from node 9, and its parent_hash is an input
 		// of its parent hash: that link breaks. So does the link of node 7
 		// from node 3, which covers the tree hash of node 11; node 7 is
 		// reported first.
-		expectRule(t, tree.Validate(st.GroupID, nil), ErrParentHash, "parent_hash", 7)
-	})
-	t.Run("parent key", func(t *testing.T) {
-		_, pub, _ := s.GenerateHPKEKeyPair()
-		tree := tampered(t, st, func(nodes TreeNodes) { nodes[3].Parent.EncryptionKey = pub })
-		expectRule(t, tree.Validate(st.GroupID, nil), ErrParentHash, "parent_hash", 3)
-	})
-	t.Run("leaf signature", func(t *testing.T) {
-		tree := tampered(t, st, func(nodes TreeNodes) { nodes[10].Leaf.Signature = flipped(nodes[10].Leaf.Signature) })
-		expectRule(t, tree.Validate(st.GroupID, nil), ErrLeafSignature, "signature", 10)
-	})
-	t.Run("signature over another group", func(t *testing.T) {
-		expectRule(t, st.Tree.Validate([]byte("another group"), nil), ErrLeafSignature, "signature", 0)
-	})
-	t.Run("duplicate encryption key between leaves", func(t *testing.T) {
-		tree := tampered(t, st, func(nodes TreeNodes) {
+		{"parent hash", func(t *testing.T, nodes TreeNodes) { nodes[11].Parent.ParentHash = flipped(nodes[11].Parent.ParentHash) },
+			ErrParentHash, "parent_hash", 7},
+		{"parent key", func(t *testing.T, nodes TreeNodes) { nodes[3].Parent.EncryptionKey = pub },
+			ErrParentHash, "parent_hash", 3},
+		{"leaf signature", func(t *testing.T, nodes TreeNodes) { nodes[10].Leaf.Signature = flipped(nodes[10].Leaf.Signature) },
+			ErrLeafSignature, "signature", 10},
+		{"duplicate encryption key between leaves", func(t *testing.T, nodes TreeNodes) {
 			nodes[10].Leaf.EncryptionKey = nodes[6].Leaf.EncryptionKey
 			signLeaf(t, s, nodes[10].Leaf, st.Members[5].Signer, st.GroupID, 5)
-		})
-		expectRule(t, tree.Validate(st.GroupID, nil), ErrDuplicateEncryptionKey, "unique_encryption_key", 10)
-	})
-	t.Run("duplicate encryption key between a parent and a leaf", func(t *testing.T) {
-		tree := tampered(t, st, func(nodes TreeNodes) {
+		}, ErrDuplicateEncryptionKey, "unique_encryption_key", 10},
+		{"duplicate encryption key between a parent and a leaf", func(t *testing.T, nodes TreeNodes) {
 			nodes[19].Parent.EncryptionKey = nodes[18].Leaf.EncryptionKey
-		})
-		expectRule(t, tree.Validate(st.GroupID, nil), ErrDuplicateEncryptionKey, "unique_encryption_key", 19)
-	})
-	t.Run("duplicate signature key", func(t *testing.T) {
-		tree := tampered(t, st, func(nodes TreeNodes) {
+		}, ErrDuplicateEncryptionKey, "unique_encryption_key", 19},
+		{"duplicate signature key", func(t *testing.T, nodes TreeNodes) {
 			nodes[18].Leaf.SignatureKey = nodes[6].Leaf.SignatureKey
 			signLeaf(t, s, nodes[18].Leaf, st.Members[3].Signer, st.GroupID, 9)
-		})
-		expectRule(t, tree.Validate(st.GroupID, nil), ErrDuplicateSignatureKey, "unique_signature_key", 18)
-	})
-	t.Run("unmerged leaf not a descendant", func(t *testing.T) {
-		tree := tampered(t, st, func(nodes TreeNodes) { nodes[3].Parent.UnmergedLeaves = []LeafIndex{5} })
-		expectRule(t, tree.Validate(st.GroupID, nil), ErrUnmergedLeaves, "unmerged_leaves", 3)
-	})
-	t.Run("unmerged leaves out of order", func(t *testing.T) {
-		tree := tampered(t, st, func(nodes TreeNodes) { nodes[7].Parent.UnmergedLeaves = []LeafIndex{2, 1} })
-		expectRule(t, tree.Validate(st.GroupID, nil), ErrUnmergedLeaves, "unmerged_leaves", 7)
-	})
-	t.Run("unmerged leaf blank", func(t *testing.T) {
-		tree := tampered(t, st, func(nodes TreeNodes) { nodes[23].Parent.UnmergedLeaves = []LeafIndex{14} })
-		expectRule(t, tree.Validate(st.GroupID, nil), ErrUnmergedLeaves, "unmerged_leaves", 23)
+		}, ErrDuplicateSignatureKey, "unique_signature_key", 18},
+		{"unmerged leaf not a descendant", func(t *testing.T, nodes TreeNodes) { nodes[3].Parent.UnmergedLeaves = []LeafIndex{5} },
+			ErrUnmergedLeaves, "unmerged_leaves", 3},
+		{"unmerged leaves out of order", func(t *testing.T, nodes TreeNodes) { nodes[7].Parent.UnmergedLeaves = []LeafIndex{2, 1} },
+			ErrUnmergedLeaves, "unmerged_leaves", 7},
+		{"unmerged leaf blank", func(t *testing.T, nodes TreeNodes) { nodes[23].Parent.UnmergedLeaves = []LeafIndex{14} },
+			ErrUnmergedLeaves, "unmerged_leaves", 23},
 	})
 
 	// A tree with genuine unmerged leaves: leaf 13 added without a path
@@ -129,15 +125,13 @@ func TestTamperedTreesAreRejected(t *testing.T) {
 	if err := withAdd.Tree.Validate(withAdd.GroupID, nil); err != nil {
 		t.Fatalf("tree with an unmerged leaf: %v", err)
 	}
-	t.Run("unmerged leaf missing below", func(t *testing.T) {
-		tree := tampered(t, withAdd, func(nodes TreeNodes) { nodes[23].Parent.UnmergedLeaves = nil })
-		expectRule(t, tree.Validate(withAdd.GroupID, nil), ErrUnmergedLeaves, "unmerged_leaves", 23)
-	})
-	t.Run("unmerged leaf dropped at the top", func(t *testing.T) {
+	runTamperCases(t, withAdd, []tamperCase{
+		{"unmerged leaf missing below", func(t *testing.T, nodes TreeNodes) { nodes[23].Parent.UnmergedLeaves = nil },
+			ErrUnmergedLeaves, "unmerged_leaves", 23},
 		// Without its unmerged leaf, the root no longer hashes to what its
 		// child below signed.
-		tree := tampered(t, withAdd, func(nodes TreeNodes) { nodes[15].Parent.UnmergedLeaves = nil })
-		expectRule(t, tree.Validate(withAdd.GroupID, nil), ErrParentHash, "parent_hash", 15)
+		{"unmerged leaf dropped at the top", func(t *testing.T, nodes TreeNodes) { nodes[15].Parent.UnmergedLeaves = nil },
+			ErrParentHash, "parent_hash", 15},
 	})
 }
 
