@@ -90,7 +90,9 @@ func TestTamperedTreesAreRejected(t *testing.T) {
 		// of its parent hash: that link breaks. So does the link of node 7
 		// from node 3, which covers the tree hash of node 11; node 7 is
 		// reported first.
-		{"parent hash", func(t *testing.T, nodes TreeNodes) { nodes[11].Parent.ParentHash = flipped(nodes[11].Parent.ParentHash) },
+		{"parent hash", func(t *testing.T, nodes TreeNodes) {
+			nodes[11].Parent.ParentHash = flipped(nodes[11].Parent.ParentHash)
+		},
 			ErrParentHash, "parent_hash", 7},
 		{"parent key", func(t *testing.T, nodes TreeNodes) { nodes[3].Parent.EncryptionKey = pub },
 			ErrParentHash, "parent_hash", 3},
