@@ -221,7 +221,9 @@ func (pc *ProtectionContext) ProtectPublic(ac *AuthenticatedContent) (*PublicMes
 //
 // Application data is rejected with ErrPublicApplication. Semantic checks
 // of the content (which proposals an external sender may send, the
-// validity of a new member's KeyPackage or path) are left to the caller.
+// validity of a new member's KeyPackage or path) are left to the caller,
+// and so is a commit's confirmation tag, which needs the new epoch's
+// confirmation key (see VerifyConfirmationTag).
 func (pc *ProtectionContext) UnprotectPublic(m *PublicMessage, memberKey MemberKeyFunc) (*AuthenticatedContent, error) {
 	c := &m.Content
 	if c.ContentType == ContentTypeApplication {
@@ -423,9 +425,10 @@ func (pc *ProtectionContext) ProtectPrivate(ac *AuthenticatedContent, padBlock i
 // under the key of the sender's ratchet generation with the reuse guard
 // applied; the zero padding; and the signature.
 //
-// The ratchet generation is consumed only once all of this has succeeded,
-// so a forged or corrupted message cannot burn the generation of the real
-// one. A generation already consumed (a replay) fails with
+// As with UnprotectPublic, a commit's confirmation tag is left to the
+// caller. The ratchet generation is consumed only once all of this has
+// succeeded, so a forged or corrupted message cannot burn the generation of
+// the real one. A generation already consumed (a replay) fails with
 // ErrGenerationReused; see SecretTree for the other ratchet errors.
 func (pc *ProtectionContext) UnprotectPrivate(m *PrivateMessage, memberKey MemberKeyFunc) (*AuthenticatedContent, error) {
 	if err := pc.checkGroupEpoch(m.GroupID, m.Epoch); err != nil {

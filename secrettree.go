@@ -436,12 +436,21 @@ func (r *ratchet) advance(s *ciphersuite.Suite) error {
 }
 
 // deriveKeyNonce derives the key and nonce of generation from its ratchet
-// secret.
+// secret (RFC 9420 section 9.1: DeriveTreeSecret with the generation).
 func deriveKeyNonce(s *ciphersuite.Suite, secret []byte, generation uint32) (key, nonce []byte, err error) {
-	if key, err = s.DeriveTreeSecret(secret, "key", generation, s.AEADKeySize()); err != nil {
+	g := []byte{byte(generation >> 24), byte(generation >> 16), byte(generation >> 8), byte(generation)}
+	return expandKeyNonce(s, secret, g)
+}
+
+// expandKeyNonce derives an AEAD key and nonce from secret:
+// ExpandWithLabel(secret, "key", context, Nk) and
+// ExpandWithLabel(secret, "nonce", context, Nn). The ratchets, the sender
+// data and the Welcome all derive theirs this way.
+func expandKeyNonce(s *ciphersuite.Suite, secret, context []byte) (key, nonce []byte, err error) {
+	if key, err = s.ExpandWithLabel(secret, "key", context, s.AEADKeySize()); err != nil {
 		return nil, nil, err
 	}
-	if nonce, err = s.DeriveTreeSecret(secret, "nonce", generation, s.AEADNonceSize()); err != nil {
+	if nonce, err = s.ExpandWithLabel(secret, "nonce", context, s.AEADNonceSize()); err != nil {
 		clear(key)
 		return nil, nil, err
 	}
@@ -481,13 +490,5 @@ func (r *ratchet) erase() {
 // sender_data_secret and the content ciphertext, of which the first Nh bytes
 // (or all, if shorter) are the sample.
 func SenderDataKeyNonce(s *ciphersuite.Suite, senderDataSecret, ciphertext []byte) (key, nonce []byte, err error) {
-	sample := ciphertext[:min(len(ciphertext), s.HashSize())]
-	if key, err = s.ExpandWithLabel(senderDataSecret, "key", sample, s.AEADKeySize()); err != nil {
-		return nil, nil, err
-	}
-	if nonce, err = s.ExpandWithLabel(senderDataSecret, "nonce", sample, s.AEADNonceSize()); err != nil {
-		clear(key)
-		return nil, nil, err
-	}
-	return key, nonce, nil
+	return expandKeyNonce(s, senderDataSecret, ciphertext[:min(len(ciphertext), s.HashSize())])
 }

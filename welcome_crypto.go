@@ -24,11 +24,7 @@ var ErrNoWelcomeForKeyPackage = errors.New("mls: Welcome has no secrets for this
 // Sign signs gi with the label "GroupInfoTBS" (RFC 9420 section 12.4.3),
 // setting gi.Signature. signer is the key of the member at gi.Signer.
 func (gi *GroupInfo) Sign(signer *ciphersuite.SigningKey) error {
-	s, err := ciphersuite.Lookup(gi.GroupContext.CipherSuite)
-	if err != nil {
-		return err
-	}
-	tbs, err := gi.TBS()
+	s, tbs, err := gi.suiteAndTBS()
 	if err != nil {
 		return err
 	}
@@ -44,15 +40,21 @@ func (gi *GroupInfo) Sign(signer *ciphersuite.SigningKey) error {
 // signature key pub of the member at gi.Signer, returning ErrBadSignature
 // if it does not verify.
 func (gi *GroupInfo) Verify(pub []byte) error {
-	s, err := ciphersuite.Lookup(gi.GroupContext.CipherSuite)
-	if err != nil {
-		return err
-	}
-	tbs, err := gi.TBS()
+	s, tbs, err := gi.suiteAndTBS()
 	if err != nil {
 		return err
 	}
 	return verifyLabeled(s, pub, "GroupInfoTBS", tbs, gi.Signature)
+}
+
+// suiteAndTBS returns the suite of gi's group and its GroupInfoTBS.
+func (gi *GroupInfo) suiteAndTBS() (*ciphersuite.Suite, []byte, error) {
+	s, err := ciphersuite.Lookup(gi.GroupContext.CipherSuite)
+	if err != nil {
+		return nil, nil, err
+	}
+	tbs, err := gi.TBS()
+	return s, tbs, err
 }
 
 // receivedTBS returns GroupInfoTBS of a GroupInfo just decoded, sliced from
@@ -105,19 +107,7 @@ func ResolvePSKSecret(s *ciphersuite.Suite, ids []PreSharedKeyID, lookup PSKLook
 // welcomeKeyNonce derives welcome_key and welcome_nonce from welcome_secret
 // (RFC 9420 section 12.4.3.1).
 func welcomeKeyNonce(s *ciphersuite.Suite, welcomeSecret []byte) (key, nonce []byte, err error) {
-	if key, err = s.ExpandWithLabel(welcomeSecret, "key", nil, s.AEADKeySize()); err != nil {
-		return nil, nil, err
-	}
-	if nonce, err = s.ExpandWithLabel(welcomeSecret, "nonce", nil, s.AEADNonceSize()); err != nil {
-		clear(key)
-		return nil, nil, err
-	}
-	return key, nonce, nil
-}
-
-// welcomeSuite returns the suite of w.
-func welcomeSuite(w *Welcome) (*ciphersuite.Suite, error) {
-	return ciphersuite.Lookup(w.CipherSuite)
+	return expandKeyNonce(s, welcomeSecret, nil)
 }
 
 // DecryptGroupSecrets finds the entry of w whose new_member is
@@ -126,7 +116,7 @@ func welcomeSuite(w *Welcome) (*ciphersuite.Suite, error) {
 // encrypted_group_info, ...). It fails with ErrNoWelcomeForKeyPackage if
 // there is no such entry, and ErrDecryption if it does not decrypt.
 func DecryptGroupSecrets(w *Welcome, keyPackageRef, initPriv []byte) (*GroupSecrets, error) {
-	s, err := welcomeSuite(w)
+	s, err := ciphersuite.Lookup(w.CipherSuite)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +155,7 @@ func DecryptGroupSecrets(w *Welcome, keyPackageRef, initPriv []byte) (*GroupSecr
 // fails with ErrDecryption if the GroupInfo does not decrypt. The signature
 // and the confirmation tag are not checked here.
 func DecryptGroupInfo(w *Welcome, welcomeSecret []byte) (*GroupInfo, error) {
-	s, err := welcomeSuite(w)
+	s, err := ciphersuite.Lookup(w.CipherSuite)
 	if err != nil {
 		return nil, err
 	}
@@ -212,9 +202,12 @@ type OpenedWelcome struct {
 // ratchet tree, finding the new member's leaf and applying the path secret
 // are left to the caller.
 func OpenWelcome(w *Welcome, kp *KeyPackage, initPriv []byte, psks PSKLookup, signerKey func(gi *GroupInfo) ([]byte, error)) (*OpenedWelcome, error) {
-	s, err := welcomeSuite(w)
+	s, err := ciphersuite.Lookup(w.CipherSuite)
 	if err != nil {
 		return nil, err
+	}
+	if signerKey == nil {
+		return nil, errors.New("mls: no signer key lookup to check the GroupInfo")
 	}
 	if kp.CipherSuite != w.CipherSuite {
 		return nil, fmt.Errorf("mls: Welcome of suite %v for a KeyPackage of suite %v", w.CipherSuite, kp.CipherSuite)
@@ -263,9 +256,6 @@ func OpenWelcome(w *Welcome, kp *KeyPackage, initPriv []byte, psks PSKLookup, si
 	}
 	if branchOrReInit > 0 && gc.Epoch != 1 {
 		return nil, fmt.Errorf("mls: Welcome with a reinit or branch PSK into epoch %d, want 1", gc.Epoch)
-	}
-	if signerKey == nil {
-		return nil, errors.New("mls: no signer key lookup to check the GroupInfo")
 	}
 	pub, err := signerKey(gi)
 	if err != nil {
