@@ -161,7 +161,26 @@ func (t *SecretTree) NextKey(leaf LeafIndex, rt RatchetType) (generation uint32,
 // ratchet advances it, keeping the skipped keys (up to the configured
 // window) for messages that arrive out of order; one more than the maximum
 // forward distance ahead fails with ErrGenerationTooFar.
+//
+// Key consumes the generation before the caller knows whether the message
+// decrypts; receivers of untrusted messages use PeekKey and ConsumeKey
+// instead, so that a forged message cannot burn a generation.
 func (t *SecretTree) Key(leaf LeafIndex, rt RatchetType, generation uint32) (key, nonce []byte, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r, err := t.ratchet(leaf, rt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t.consume(r, generation, true)
+}
+
+// PeekKey returns the key and nonce of generation of leaf's ratchet without
+// consuming them: it fails exactly when Key would, but leaves the ratchet
+// as it was. Once the message they protect has decrypted and verified, the
+// caller consumes the generation with ConsumeKey. The caller owns key and
+// nonce and should zero them after use.
+func (t *SecretTree) PeekKey(leaf LeafIndex, rt RatchetType, generation uint32) (key, nonce []byte, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r, err := t.ratchet(leaf, rt)
@@ -170,10 +189,84 @@ func (t *SecretTree) Key(leaf LeafIndex, rt RatchetType, generation uint32) (key
 	}
 	g := uint64(generation)
 	if g < r.next {
-		return r.takeSkipped(generation)
+		i, err := r.findSkipped(generation)
+		if err != nil {
+			return nil, nil, err
+		}
+		// Copies: ConsumeKey zeroes the kept ones.
+		return slices.Clone(r.skipped[i].key), slices.Clone(r.skipped[i].nonce), nil
 	}
+	if err := t.checkForward(r, g); err != nil {
+		return nil, nil, err
+	}
+	if r.secret == nil {
+		return nil, nil, errRatchetGone
+	}
+	// Walk a copy of the ratchet secret forward; the ratchet itself moves
+	// only in ConsumeKey.
+	s := t.suite
+	secret := r.secret
+	for j := r.next; j < g; j++ {
+		next, err := s.DeriveTreeSecret(secret, "secret", uint32(j), s.HashSize())
+		if j > r.next {
+			clear(secret)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		secret = next
+	}
+	if g > r.next {
+		defer clear(secret)
+	}
+	return deriveKeyNonce(s, secret, generation)
+}
+
+// ConsumeKey marks generation of leaf's ratchet as used, exactly as Key
+// does, without deriving its key again. It fails with ErrGenerationReused if
+// the generation was consumed meanwhile (a replay processed concurrently),
+// in which case the message must be rejected.
+func (t *SecretTree) ConsumeKey(leaf LeafIndex, rt RatchetType, generation uint32) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r, err := t.ratchet(leaf, rt)
+	if err != nil {
+		return err
+	}
+	_, _, err = t.consume(r, generation, false)
+	return err
+}
+
+// checkForward rejects a generation more than the maximum forward distance
+// ahead of r.
+func (t *SecretTree) checkForward(r *ratchet, g uint64) error {
 	if g-r.next > uint64(t.maxForward) {
-		return nil, nil, fmt.Errorf("%w: generation %d, ratchet at %d", ErrGenerationTooFar, generation, r.next)
+		return fmt.Errorf("%w: generation %d, ratchet at %d", ErrGenerationTooFar, g, r.next)
+	}
+	return nil
+}
+
+// consume uses up generation of r: a kept skipped key, or the ratchet moved
+// past it (keeping the keys it skips, within the window). The key and nonce
+// are derived and returned only if wantKey.
+func (t *SecretTree) consume(r *ratchet, generation uint32, wantKey bool) (key, nonce []byte, err error) {
+	g := uint64(generation)
+	if g < r.next {
+		i, err := r.findSkipped(generation)
+		if err != nil {
+			return nil, nil, err
+		}
+		k := r.skipped[i]
+		r.skipped = slices.Delete(r.skipped, i, i+1) // also clears the stale tail entry
+		if !wantKey {
+			clear(k.key)
+			clear(k.nonce)
+			return nil, nil, nil
+		}
+		return k.key, k.nonce, nil
+	}
+	if err := t.checkForward(r, g); err != nil {
+		return nil, nil, err
 	}
 	for r.next < g {
 		if g-r.next > uint64(t.maxSkipped) {
@@ -198,6 +291,9 @@ func (t *SecretTree) Key(leaf LeafIndex, rt RatchetType, generation uint32) (key
 			r.skipped = r.skipped[1:]
 			r.floor = uint64(old.generation) + 1
 		}
+	}
+	if !wantKey {
+		return nil, nil, r.advance(t.suite)
 	}
 	return r.step(t.suite)
 }
@@ -307,14 +403,9 @@ func (t *SecretTree) startLeaf(leaf LeafIndex) (*leafRatchets, error) {
 // ratchet to the next generation, zeroing the consumed secret.
 func (r *ratchet) step(s *ciphersuite.Suite) (key, nonce []byte, err error) {
 	if r.secret == nil {
-		return nil, nil, errors.New("mls: ratchet exhausted or erased")
+		return nil, nil, errRatchetGone
 	}
-	g := uint32(r.next)
-	if key, err = s.DeriveTreeSecret(r.secret, "key", g, s.AEADKeySize()); err != nil {
-		return nil, nil, err
-	}
-	if nonce, err = s.DeriveTreeSecret(r.secret, "nonce", g, s.AEADNonceSize()); err != nil {
-		clear(key)
+	if key, nonce, err = deriveKeyNonce(s, r.secret, uint32(r.next)); err != nil {
 		return nil, nil, err
 	}
 	if err = r.advance(s); err != nil {
@@ -328,7 +419,7 @@ func (r *ratchet) step(s *ciphersuite.Suite) (key, nonce []byte, err error) {
 // advance replaces ratchet_secret_[j] with ratchet_secret_[j+1].
 func (r *ratchet) advance(s *ciphersuite.Suite) error {
 	if r.secret == nil {
-		return errors.New("mls: ratchet exhausted or erased")
+		return errRatchetGone
 	}
 	g := uint32(r.next)
 	var next []byte
@@ -344,18 +435,44 @@ func (r *ratchet) advance(s *ciphersuite.Suite) error {
 	return nil
 }
 
-// takeSkipped hands out and forgets the kept key of an earlier generation.
-func (r *ratchet) takeSkipped(generation uint32) (key, nonce []byte, err error) {
+// deriveKeyNonce derives the key and nonce of generation from its ratchet
+// secret (RFC 9420 section 9.1: DeriveTreeSecret with the generation).
+func deriveKeyNonce(s *ciphersuite.Suite, secret []byte, generation uint32) (key, nonce []byte, err error) {
+	g := []byte{byte(generation >> 24), byte(generation >> 16), byte(generation >> 8), byte(generation)}
+	return expandKeyNonce(s, secret, g)
+}
+
+// expandKeyNonce derives an AEAD key and nonce from secret:
+// ExpandWithLabel(secret, "key", context, Nk) and
+// ExpandWithLabel(secret, "nonce", context, Nn). The ratchets, the sender
+// data and the Welcome all derive theirs this way.
+func expandKeyNonce(s *ciphersuite.Suite, secret, context []byte) (key, nonce []byte, err error) {
+	if key, err = s.ExpandWithLabel(secret, "key", context, s.AEADKeySize()); err != nil {
+		return nil, nil, err
+	}
+	if nonce, err = s.ExpandWithLabel(secret, "nonce", context, s.AEADNonceSize()); err != nil {
+		clear(key)
+		return nil, nil, err
+	}
+	return key, nonce, nil
+}
+
+// errRatchetGone is returned by a ratchet whose secret is gone: it used its
+// last generation, or was erased.
+var errRatchetGone = errors.New("mls: ratchet exhausted or erased")
+
+// findSkipped returns the position in r.skipped of the kept key of an
+// earlier generation, or why there is none.
+func (r *ratchet) findSkipped(generation uint32) (int, error) {
 	for i, k := range r.skipped {
 		if k.generation == generation {
-			r.skipped = slices.Delete(r.skipped, i, i+1) // also clears the stale tail entry
-			return k.key, k.nonce, nil
+			return i, nil
 		}
 	}
 	if uint64(generation) < r.floor {
-		return nil, nil, fmt.Errorf("%w: generation %d", ErrGenerationExpired, generation)
+		return 0, fmt.Errorf("%w: generation %d", ErrGenerationExpired, generation)
 	}
-	return nil, nil, fmt.Errorf("%w: generation %d", ErrGenerationReused, generation)
+	return 0, fmt.Errorf("%w: generation %d", ErrGenerationReused, generation)
 }
 
 func (r *ratchet) erase() {
@@ -373,13 +490,5 @@ func (r *ratchet) erase() {
 // sender_data_secret and the content ciphertext, of which the first Nh bytes
 // (or all, if shorter) are the sample.
 func SenderDataKeyNonce(s *ciphersuite.Suite, senderDataSecret, ciphertext []byte) (key, nonce []byte, err error) {
-	sample := ciphertext[:min(len(ciphertext), s.HashSize())]
-	if key, err = s.ExpandWithLabel(senderDataSecret, "key", sample, s.AEADKeySize()); err != nil {
-		return nil, nil, err
-	}
-	if nonce, err = s.ExpandWithLabel(senderDataSecret, "nonce", sample, s.AEADNonceSize()); err != nil {
-		clear(key)
-		return nil, nil, err
-	}
-	return key, nonce, nil
+	return expandKeyNonce(s, senderDataSecret, ciphertext[:min(len(ciphertext), s.HashSize())])
 }

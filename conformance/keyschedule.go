@@ -6,7 +6,6 @@ import (
 
 	"github.com/arbormls/mls"
 	"github.com/arbormls/mls/ciphersuite"
-	"github.com/arbormls/mls/internal/codec"
 )
 
 func init() { register("key-schedule", runKeySchedule) }
@@ -46,18 +45,18 @@ type keyScheduleCase struct {
 	} `json:"epochs"`
 }
 
-// encodeGroupContext builds a GroupContext with empty extensions.
-// TODO(lead): switch to the mls.GroupContext wire struct once merged.
+// encodeGroupContext encodes the GroupContext of an epoch of the vectors,
+// whose extensions are always empty.
 func encodeGroupContext(suite uint16, groupID []byte, epoch uint64, treeHash, confirmed []byte) ([]byte, error) {
-	b := codec.NewBuilder(32 + len(groupID) + len(treeHash) + len(confirmed))
-	b.AddUint16(1) // mls10
-	b.AddUint16(suite)
-	b.AddOpaque(groupID)
-	b.AddUint64(epoch)
-	b.AddOpaque(treeHash)
-	b.AddOpaque(confirmed)
-	b.AddOpaque(nil) // extensions
-	return b.Bytes()
+	gc := mls.GroupContext{
+		Version:                 mls.ProtocolVersionMLS10,
+		CipherSuite:             ciphersuite.ID(suite),
+		GroupID:                 groupID,
+		Epoch:                   epoch,
+		TreeHash:                treeHash,
+		ConfirmedTranscriptHash: confirmed,
+	}
+	return gc.MarshalBinary()
 }
 
 func runKeySchedule(data []byte) ([]CaseResult, error) {

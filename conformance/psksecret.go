@@ -2,10 +2,10 @@ package conformance
 
 import (
 	"bytes"
+	"errors"
 
 	"github.com/arbormls/mls"
 	"github.com/arbormls/mls/ciphersuite"
-	"github.com/arbormls/mls/internal/codec"
 )
 
 func init() { register("psk_secret", runPSKSecret) }
@@ -26,20 +26,29 @@ func runPSKSecret(data []byte) ([]CaseResult, error) {
 		if err != nil {
 			return err
 		}
-		psks := make([]mls.PSKInput, len(c.PSKs))
+		// The PSKs go through the same lookup a joiner uses, keyed by the
+		// encoded PreSharedKeyID.
+		ids := make([]mls.PreSharedKeyID, len(c.PSKs))
+		values := map[string][]byte{}
 		for i, p := range c.PSKs {
-			// PreSharedKeyID of type external(1): psk_id<V>, psk_nonce<V>.
-			b := codec.NewBuilder(2 + len(p.PSKID) + len(p.PSKNonce) + 8)
-			b.AddUint8(1)
-			b.AddOpaque(p.PSKID)
-			b.AddOpaque(p.PSKNonce)
-			id, err := b.Bytes()
+			ids[i] = mls.PreSharedKeyID{PSKType: mls.PSKTypeExternal, PSKID: p.PSKID, PSKNonce: p.PSKNonce}
+			enc, err := ids[i].MarshalBinary()
 			if err != nil {
 				return err
 			}
-			psks[i] = mls.PSKInput{ID: id, Secret: p.PSK}
+			values[string(enc)] = p.PSK
 		}
-		got, err := mls.ComputePSKSecret(s, psks)
+		got, err := mls.ResolvePSKSecret(s, ids, func(id *mls.PreSharedKeyID) ([]byte, error) {
+			enc, err := id.MarshalBinary()
+			if err != nil {
+				return nil, err
+			}
+			v, ok := values[string(enc)]
+			if !ok {
+				return nil, errors.New("unknown PSK")
+			}
+			return v, nil
+		})
 		if err != nil {
 			return err
 		}
