@@ -72,7 +72,7 @@ func ExampleKeyPackage_Validate() {
 	fmt.Println("rule:", ve.Rule)
 	// Output:
 	// rule: credential
-	// mls: credential: mls: credential rejected: basic "mallory" not allowed
+	// mls: credential: mls: credential rejected: basic "mallory" not allowed (RFC 9420 section 5.3.1)
 	// rule: lifetime
 }
 

@@ -60,35 +60,8 @@ var ruleSections = map[string]string{
 	"credential":            "5.3.1",
 }
 
-// ValidationError reports a ratchet tree or leaf node that breaks a rule
-// of RFC 9420. Rule names the rule ("signature", "parent_hash",
-// "unique_encryption_key", ...); Node is the node at fault. It wraps one
-// of the sentinel errors above.
-type ValidationError struct {
-	Rule   string
-	Node   NodeIndex
-	Reason string
-	Err    error
-	// Cause is the error of the application's credential validator, for
-	// the rule "credential".
-	Cause error
-}
-
-func (e *ValidationError) Error() string {
-	return fmt.Sprintf("mls: %s (RFC 9420 section %s) broken at node %d: %s",
-		e.Rule, ruleSections[e.Rule], e.Node, e.Reason)
-}
-
-// Unwrap returns the sentinel error, and the cause if there is one.
-func (e *ValidationError) Unwrap() []error {
-	if e.Cause != nil {
-		return []error{e.Err, e.Cause}
-	}
-	return []error{e.Err}
-}
-
 func validationErr(sentinel error, rule string, x NodeIndex, reason string) error {
-	return &ValidationError{Rule: rule, Node: x, Reason: reason, Err: sentinel}
+	return &ValidationError{Rule: rule, Node: x, HasNode: true, Reason: reason, Err: sentinel}
 }
 
 // LeafValidationOptions sets the policy of leaf node validation.
@@ -260,8 +233,6 @@ func parseGroupCaps(opts *LeafValidationOptions) (*groupCaps, error) {
 	return gc, nil
 }
 
-func isDefaultExtension(t ExtensionType) bool { return t >= 1 && t <= 5 }
-
 func isDefaultProposal(t ProposalType) bool { return t >= 1 && t <= 7 }
 
 // ValidateLeafNode checks ln as RFC 9420 section 7.3 requires of every
@@ -361,7 +332,7 @@ func (t *RatchetTree) checkLeafFields(s *leafSlot, want LeafNodeSource, stored b
 
 	if opts != nil && opts.ValidateCredential != nil {
 		if err := opts.ValidateCredential(&ln.Credential, ln.SignatureKey); err != nil {
-			return &ValidationError{Rule: "credential", Node: x, Reason: err.Error(), Err: ErrCredential, Cause: err}
+			return &ValidationError{Rule: "credential", Node: x, HasNode: true, Reason: err.Error(), Err: ErrCredential, Cause: err}
 		}
 	}
 
