@@ -161,7 +161,7 @@ func (pc *ProtectionContext) Sign(signer *ciphersuite.SigningKey, wireFormat Wir
 	default:
 		return nil, fmt.Errorf("mls: content cannot be framed as %v", wireFormat)
 	}
-	tbs, err := content.TBS(wireFormat, pc.gcBytes)
+	tbs, err := pc.tbs(content, wireFormat)
 	if err != nil {
 		return nil, err
 	}
@@ -170,6 +170,20 @@ func (pc *ProtectionContext) Sign(signer *ciphersuite.SigningKey, wireFormat Wir
 		return nil, err
 	}
 	return &AuthenticatedContent{WireFormat: wireFormat, Content: *content, Auth: FramedContentAuthData{Signature: sig}}, nil
+}
+
+// tbsBuilder returns a builder large enough for c's FramedContentTBS and
+// extra more bytes, so that a large application message is not copied
+// again as the buffer grows.
+func (pc *ProtectionContext) tbsBuilder(c *FramedContent, extra int) *codec.Builder {
+	return codec.NewBuilder(len(pc.gcBytes) + len(c.GroupID) + len(c.AuthenticatedData) + len(c.ApplicationData) + 256 + extra)
+}
+
+// tbs returns the FramedContentTBS of c sent as wireFormat in this epoch.
+func (pc *ProtectionContext) tbs(c *FramedContent, wireFormat WireFormat) ([]byte, error) {
+	b := pc.tbsBuilder(c, 0)
+	c.marshalTBS(b, wireFormat, pc.gcBytes)
+	return b.Bytes()
 }
 
 // checkOutgoing checks an AuthenticatedContent about to be protected as
@@ -238,7 +252,7 @@ func (pc *ProtectionContext) UnprotectPublic(m *PublicMessage, memberKey MemberK
 	}
 	// AuthenticatedContentTBM is FramedContentTBS followed by the auth
 	// data: encode it once, and verify the signature over its prefix.
-	b := codec.NewBuilder(len(pc.gcBytes) + 512 + len(c.ApplicationData))
+	b := pc.tbsBuilder(c, 256)
 	c.marshalTBS(b, WireFormatPublicMessage, pc.gcBytes)
 	tbsLen := b.Len()
 	if c.Sender.SenderType == SenderTypeMember {
@@ -486,7 +500,7 @@ func (pc *ProtectionContext) UnprotectPrivate(m *PrivateMessage, memberKey Membe
 		},
 		Auth: pmc.Auth,
 	}
-	tbs, err := ac.TBS(pc.gcBytes)
+	tbs, err := pc.tbs(&ac.Content, WireFormatPrivateMessage)
 	if err != nil {
 		return nil, err
 	}

@@ -741,3 +741,33 @@ func BenchmarkProtectPrivate1KiB(b *testing.B) {
 		b.Run(fmt.Sprintf("suite=%d/both", id), func(b *testing.B) { frBench(b, id, true, true) })
 	}
 }
+
+// TestUnprotectConcurrentReplay delivers the same PrivateMessage to one
+// receiver from many goroutines at once: both may pass decryption before
+// either consumes the generation, but exactly one is accepted.
+func TestUnprotectConcurrentReplay(t *testing.T) {
+	g := newFrGroup(t, 1)
+	sender, receiver := g.context(), g.context()
+	for range 20 {
+		m := g.protectPrivate(sender, 0, ContentTypeApplication, []byte("once"), 0)
+		results := make(chan error, 4)
+		for range cap(results) {
+			go func() {
+				_, err := receiver.UnprotectPrivate(m, g.memberKey)
+				results <- err
+			}()
+		}
+		accepted := 0
+		for range cap(results) {
+			switch err := <-results; {
+			case err == nil:
+				accepted++
+			case !errors.Is(err, ErrGenerationReused):
+				t.Fatalf("replay: got %v, want ErrGenerationReused", err)
+			}
+		}
+		if accepted != 1 {
+			t.Fatalf("message accepted %d times", accepted)
+		}
+	}
+}
