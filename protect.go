@@ -83,8 +83,9 @@ type ProtectionContext struct {
 // GroupContext is gc (copied). membershipKey is needed to protect and
 // unprotect PublicMessages from members, senderDataSecret and tree for
 // PrivateMessages; either may be nil where that protection is not used (a
-// new member signing an external commit has none of them). The secrets are
-// used in place, not copied: erasing the epoch's secrets ends the context.
+// new member signing an external commit has none of them). The context
+// keeps its own copies of the secrets, so the caller may erase the epoch's
+// secrets; it takes over tree. Erase ends the context.
 func NewProtectionContext(gc *GroupContext, membershipKey, senderDataSecret []byte, tree *SecretTree) (*ProtectionContext, error) {
 	s, err := ciphersuite.Lookup(gc.CipherSuite)
 	if err != nil {
@@ -94,7 +95,7 @@ func NewProtectionContext(gc *GroupContext, membershipKey, senderDataSecret []by
 	if err != nil {
 		return nil, err
 	}
-	pc := &ProtectionContext{suite: s, gcBytes: gcBytes, membershipKey: membershipKey, senderDataSecret: senderDataSecret, tree: tree}
+	pc := &ProtectionContext{suite: s, gcBytes: gcBytes, membershipKey: bytes.Clone(membershipKey), senderDataSecret: bytes.Clone(senderDataSecret), tree: tree}
 	if err := pc.gc.UnmarshalBinary(gcBytes); err != nil {
 		return nil, err
 	}
@@ -110,6 +111,16 @@ func NewProtectionContext(gc *GroupContext, membershipKey, senderDataSecret []by
 		return nil, fmt.Errorf("mls: secret tree of suite %v for a group of suite %v", tree.suite.ID(), s.ID())
 	}
 	return pc, nil
+}
+
+// Erase zeroes the context's secrets and erases its secret tree, as when
+// its epoch leaves the window of epochs kept. Protecting or unprotecting
+// fails afterwards.
+func (pc *ProtectionContext) Erase() {
+	erase(&pc.membershipKey, &pc.senderDataSecret)
+	if pc.tree != nil {
+		pc.tree.Erase()
+	}
 }
 
 // Suite returns the cipher suite of the group.

@@ -668,6 +668,32 @@ func TestUnprotectPublicNonMembers(t *testing.T) {
 	}
 }
 
+func TestProtectionContextErase(t *testing.T) {
+	g := newFrGroup(t, 1)
+	sender, receiver := g.context(), g.context()
+	priv := g.protectPrivate(sender, 0, ContentTypeApplication, []byte("x"), 0)
+	pub := g.protectPublic(sender, 0, ContentTypeProposal)
+	// The context's secrets are its own: erasing the epoch's leaves it working.
+	g.secrets.Erase()
+	if _, err := receiver.UnprotectPublic(pub, g.memberKey); err != nil {
+		t.Fatalf("after the epoch secrets were erased: %v", err)
+	}
+	sender.Erase()
+	receiver.Erase()
+	if _, err := sender.ProtectPrivate(g.sign(sender, 0, ContentTypeApplication, WireFormatPrivateMessage, nil), 0); err == nil {
+		t.Error("PrivateMessage protected by an erased context")
+	}
+	if _, err := sender.ProtectPublic(g.sign(sender, 0, ContentTypeProposal, WireFormatPublicMessage, nil)); err == nil {
+		t.Error("PublicMessage protected by an erased context")
+	}
+	if _, err := receiver.UnprotectPrivate(priv, g.memberKey); err == nil {
+		t.Error("PrivateMessage unprotected by an erased context")
+	}
+	if _, err := receiver.UnprotectPublic(pub, g.memberKey); err == nil {
+		t.Error("PublicMessage unprotected by an erased context")
+	}
+}
+
 func TestProtectionContextRedacted(t *testing.T) {
 	g := newFrGroup(t, 1)
 	pc := g.context()
