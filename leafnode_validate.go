@@ -74,6 +74,7 @@ type ValidationError struct {
 	Cause error
 }
 
+// Error names the rule, its RFC 9420 section and the node at fault.
 func (e *ValidationError) Error() string {
 	return fmt.Sprintf("mls: %s (RFC 9420 section %s) broken at node %d: %s",
 		e.Rule, ruleSections[e.Rule], e.Node, e.Reason)
