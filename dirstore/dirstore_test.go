@@ -440,3 +440,31 @@ func withChecksum(body []byte) []byte {
 	sum := sha256.Sum256(body)
 	return append(body, sum[:]...)
 }
+
+// TestSymlinkNotWiped checks that replacing or deleting an entry that is a
+// symbolic link leaves the file it points to alone.
+func TestSymlinkNotWiped(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, nil)
+	outside := filepath.Join(t.TempDir(), "precious")
+	if err := os.WriteFile(outside, []byte("precious data"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range [][]byte{{0x01}, {0x02}} {
+		if err := os.Symlink(outside, filepath.Join(dir, groupsDir, hex.EncodeToString(id))); err != nil {
+			t.Skipf("no symbolic links here: %v", err)
+		}
+	}
+	if err := s.PutGroupState(t.Context(), []byte{0x01}, []byte("state")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteGroupState(t.Context(), []byte{0x02}); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(outside); err != nil || string(data) != "precious data" {
+		t.Fatalf("file behind the links: %q, %v", data, err)
+	}
+	if got, err := s.GroupState(t.Context(), []byte{0x01}); err != nil || string(got) != "state" {
+		t.Fatalf("GroupState = %q, %v", got, err)
+	}
+}

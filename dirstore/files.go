@@ -70,7 +70,7 @@ func writeAtomic(dir, name string, data []byte) error {
 		return fmt.Errorf("dirstore: writing %s: %w", filepath.Join(dir, name), err)
 	}
 	target := filepath.Join(dir, name)
-	old, _ := os.OpenFile(target, os.O_WRONLY, 0) // nil when there is none
+	old := openForWipe(target) // nil when there is none
 	if err := os.Rename(tmp, target); err != nil {
 		os.Remove(tmp)
 		if old != nil {
@@ -90,10 +90,7 @@ func writeAtomic(dir, name string, data []byte) error {
 // so that a crash cannot leave a zeroed file behind it.
 func removeWiped(dir, name string) error {
 	path := filepath.Join(dir, name)
-	f, err := os.OpenFile(path, os.O_WRONLY, 0) // f is nil if not writable: remove it unwiped
-	if errors.Is(err, fs.ErrNotExist) {
-		return mls.ErrNotFound
-	}
+	f := openForWipe(path)
 	if err := os.Remove(path); err != nil {
 		if f != nil {
 			f.Close()
@@ -103,11 +100,31 @@ func removeWiped(dir, name string) error {
 		}
 		return fmt.Errorf("dirstore: %w", err)
 	}
-	err = syncDir(dir)
+	err := syncDir(dir)
 	if f != nil {
 		wipe(f)
 	}
 	return err
+}
+
+// openForWipe opens path for wiping, or returns nil if it is not a
+// regular file that can be opened for writing. It never follows a symbolic
+// link: wiping must not reach a file outside the folder.
+func openForWipe(path string) *os.File {
+	before, err := os.Lstat(path)
+	if err != nil || !before.Mode().IsRegular() {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return nil
+	}
+	// Whatever replaced path since Lstat is not wiped.
+	if after, err := f.Stat(); err != nil || !os.SameFile(before, after) {
+		f.Close()
+		return nil
+	}
+	return f
 }
 
 // wipe overwrites the content of f with zeros, syncs and closes it. It is
