@@ -80,10 +80,21 @@ func (h *hpkeSuite) keyScheduleContext(label string, context []byte) ([]byte, er
 	if err := (labeledContent{label, context}).writeTo(m); err != nil {
 		return nil, err
 	}
-	ksc := make([]byte, 0, 1+len(h.pskIDHash)+m.Size())
+	return h.finishKeyScheduleContext(m), nil
+}
+
+// rawKeyScheduleContext is keyScheduleContext for an info given as bytes.
+func (h *hpkeSuite) rawKeyScheduleContext(info []byte) []byte {
+	m := labeledExtractStart(h.kdf, h.suiteID, nil, "info_hash")
+	m.Write(info)
+	return h.finishKeyScheduleContext(m)
+}
+
+func (h *hpkeSuite) finishKeyScheduleContext(infoHash hash.Hash) []byte {
+	ksc := make([]byte, 0, 1+len(h.pskIDHash)+infoHash.Size())
 	ksc = append(ksc, 0x00) // mode_base
 	ksc = append(ksc, h.pskIDHash...)
-	return m.Sum(ksc), nil
+	return infoHash.Sum(ksc)
 }
 
 // aeadKeyNonce finishes the base-mode key schedule: the AEAD key and
@@ -97,6 +108,26 @@ func (h *hpkeSuite) aeadKeyNonce(shared, ksc []byte) (key, nonce []byte, err err
 		return nil, nil, err
 	}
 	return key, nonce, nil
+}
+
+// exporterSecret finishes the base-mode key schedule for the secret export
+// interface: exporter_secret = LabeledExpand(secret, "exp", ksc, Nh).
+func (h *hpkeSuite) exporterSecret(shared, ksc []byte) ([]byte, error) {
+	secret := labeledExtract(h.kdf, h.suiteID, shared, "secret", nil)
+	return labeledExpand(h.kdf, h.suiteID, secret, "exp", ksc, h.kdf().Size())
+}
+
+// export is Context.Export (RFC 9180 section 5.3): LabeledExpand(
+// exporter_secret, "sec", exporter_context, L), with L at most 255*Nh.
+func (h *hpkeSuite) export(shared, ksc, exporterContext []byte, length int) ([]byte, error) {
+	if n := h.kdf().Size(); length < 0 || length > 255*n {
+		return nil, fmt.Errorf("ciphersuite: HPKE export length %d out of range [0, %d]", length, 255*n)
+	}
+	es, err := h.exporterSecret(shared, ksc)
+	if err != nil {
+		return nil, err
+	}
+	return labeledExpand(h.kdf, h.suiteID, es, "sec", exporterContext, length)
 }
 
 // seal is SealBase with an empty aad, given the key schedule context.
@@ -212,4 +243,45 @@ func (e *Encryptor) Seal(pub, plaintext []byte) (kemOutput, ciphertext []byte, e
 		return nil, nil, e.err
 	}
 	return e.hpke.seal(pub, e.ksc, plaintext)
+}
+
+// ExportSecretSender is SetupBaseS(pub, info) followed by
+// context.Export(exporterContext, length) (RFC 9180 sections 5.1.1 and
+// 5.3). ExternalInit (RFC 9420 section 8.3) derives init_secret this way:
+// the joiner sends kemOutput and keeps the secret.
+func (s *Suite) ExportSecretSender(pub, info, exporterContext []byte, length int) (kemOutput, secret []byte, err error) {
+	h := s.hpke
+	if err := checkSize("HPKE public key", pub, h.kem.publicKeySize()); err != nil {
+		return nil, nil, err
+	}
+	shared, enc, err := h.kem.encap(pub)
+	if err != nil {
+		return nil, nil, err
+	}
+	secret, err = h.export(shared, h.rawKeyScheduleContext(info), exporterContext, length)
+	if err != nil {
+		return nil, nil, err
+	}
+	return enc, secret, nil
+}
+
+// ExportSecretReceiver is SetupBaseR(kemOutput, priv, info) followed by
+// context.Export(exporterContext, length): the members' side of
+// ExternalInit. A malformed key or kem output is an error; a well-formed
+// kem output made for another key yields an unrelated secret (KEM
+// decapsulation does not authenticate), which the confirmation tag of the
+// external commit then exposes.
+func (s *Suite) ExportSecretReceiver(priv, kemOutput, info, exporterContext []byte, length int) ([]byte, error) {
+	h := s.hpke
+	if err := checkSize("kem output", kemOutput, h.kem.encSize()); err != nil {
+		return nil, err
+	}
+	if err := checkSize("HPKE private key", priv, h.kem.privateKeySize()); err != nil {
+		return nil, err
+	}
+	shared, err := h.kem.decap(kemOutput, priv)
+	if err != nil {
+		return nil, err
+	}
+	return h.export(shared, h.rawKeyScheduleContext(info), exporterContext, length)
 }
