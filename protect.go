@@ -83,8 +83,9 @@ type ProtectionContext struct {
 // GroupContext is gc (copied). membershipKey is needed to protect and
 // unprotect PublicMessages from members, senderDataSecret and tree for
 // PrivateMessages; either may be nil where that protection is not used (a
-// new member signing an external commit has none of them). The secrets are
-// used in place, not copied: erasing the epoch's secrets ends the context.
+// new member signing an external commit has none of them). The context
+// keeps its own copies of the secrets, so the caller may erase the epoch's
+// secrets; it takes over tree. Erase ends the context.
 func NewProtectionContext(gc *GroupContext, membershipKey, senderDataSecret []byte, tree *SecretTree) (*ProtectionContext, error) {
 	s, err := ciphersuite.Lookup(gc.CipherSuite)
 	if err != nil {
@@ -94,7 +95,7 @@ func NewProtectionContext(gc *GroupContext, membershipKey, senderDataSecret []by
 	if err != nil {
 		return nil, err
 	}
-	pc := &ProtectionContext{suite: s, gcBytes: gcBytes, membershipKey: membershipKey, senderDataSecret: senderDataSecret, tree: tree}
+	pc := &ProtectionContext{suite: s, gcBytes: gcBytes, membershipKey: bytes.Clone(membershipKey), senderDataSecret: bytes.Clone(senderDataSecret), tree: tree}
 	if err := pc.gc.UnmarshalBinary(gcBytes); err != nil {
 		return nil, err
 	}
@@ -110,6 +111,16 @@ func NewProtectionContext(gc *GroupContext, membershipKey, senderDataSecret []by
 		return nil, fmt.Errorf("mls: secret tree of suite %v for a group of suite %v", tree.suite.ID(), s.ID())
 	}
 	return pc, nil
+}
+
+// Erase zeroes the context's secrets and erases its secret tree, as when
+// its epoch leaves the window of epochs kept. Protecting or unprotecting
+// fails afterwards.
+func (pc *ProtectionContext) Erase() {
+	erase(&pc.membershipKey, &pc.senderDataSecret)
+	if pc.tree != nil {
+		pc.tree.Erase()
+	}
 }
 
 // Suite returns the cipher suite of the group.
@@ -161,7 +172,7 @@ func (pc *ProtectionContext) Sign(signer *ciphersuite.SigningKey, wireFormat Wir
 	default:
 		return nil, fmt.Errorf("mls: content cannot be framed as %v", wireFormat)
 	}
-	tbs, err := content.TBS(wireFormat, pc.gcBytes)
+	tbs, err := pc.tbs(content, wireFormat)
 	if err != nil {
 		return nil, err
 	}
@@ -170,6 +181,20 @@ func (pc *ProtectionContext) Sign(signer *ciphersuite.SigningKey, wireFormat Wir
 		return nil, err
 	}
 	return &AuthenticatedContent{WireFormat: wireFormat, Content: *content, Auth: FramedContentAuthData{Signature: sig}}, nil
+}
+
+// tbsBuilder returns a builder large enough for c's FramedContentTBS and
+// extra more bytes, so that a large application message is not copied
+// again as the buffer grows.
+func (pc *ProtectionContext) tbsBuilder(c *FramedContent, extra int) *codec.Builder {
+	return codec.NewBuilder(len(pc.gcBytes) + len(c.GroupID) + len(c.AuthenticatedData) + len(c.ApplicationData) + 256 + extra)
+}
+
+// tbs returns the FramedContentTBS of c sent as wireFormat in this epoch.
+func (pc *ProtectionContext) tbs(c *FramedContent, wireFormat WireFormat) ([]byte, error) {
+	b := pc.tbsBuilder(c, 0)
+	c.marshalTBS(b, wireFormat, pc.gcBytes)
+	return b.Bytes()
 }
 
 // checkOutgoing checks an AuthenticatedContent about to be protected as
@@ -238,7 +263,7 @@ func (pc *ProtectionContext) UnprotectPublic(m *PublicMessage, memberKey MemberK
 	}
 	// AuthenticatedContentTBM is FramedContentTBS followed by the auth
 	// data: encode it once, and verify the signature over its prefix.
-	b := codec.NewBuilder(len(pc.gcBytes) + 512 + len(c.ApplicationData))
+	b := pc.tbsBuilder(c, 256)
 	c.marshalTBS(b, WireFormatPublicMessage, pc.gcBytes)
 	tbsLen := b.Len()
 	if c.Sender.SenderType == SenderTypeMember {
@@ -486,7 +511,7 @@ func (pc *ProtectionContext) UnprotectPrivate(m *PrivateMessage, memberKey Membe
 		},
 		Auth: pmc.Auth,
 	}
-	tbs, err := ac.TBS(pc.gcBytes)
+	tbs, err := pc.tbs(&ac.Content, WireFormatPrivateMessage)
 	if err != nil {
 		return nil, err
 	}

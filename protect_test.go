@@ -668,6 +668,32 @@ func TestUnprotectPublicNonMembers(t *testing.T) {
 	}
 }
 
+func TestProtectionContextErase(t *testing.T) {
+	g := newFrGroup(t, 1)
+	sender, receiver := g.context(), g.context()
+	priv := g.protectPrivate(sender, 0, ContentTypeApplication, []byte("x"), 0)
+	pub := g.protectPublic(sender, 0, ContentTypeProposal)
+	// The context's secrets are its own: erasing the epoch's leaves it working.
+	g.secrets.Erase()
+	if _, err := receiver.UnprotectPublic(pub, g.memberKey); err != nil {
+		t.Fatalf("after the epoch secrets were erased: %v", err)
+	}
+	sender.Erase()
+	receiver.Erase()
+	if _, err := sender.ProtectPrivate(g.sign(sender, 0, ContentTypeApplication, WireFormatPrivateMessage, nil), 0); err == nil {
+		t.Error("PrivateMessage protected by an erased context")
+	}
+	if _, err := sender.ProtectPublic(g.sign(sender, 0, ContentTypeProposal, WireFormatPublicMessage, nil)); err == nil {
+		t.Error("PublicMessage protected by an erased context")
+	}
+	if _, err := receiver.UnprotectPrivate(priv, g.memberKey); err == nil {
+		t.Error("PrivateMessage unprotected by an erased context")
+	}
+	if _, err := receiver.UnprotectPublic(pub, g.memberKey); err == nil {
+		t.Error("PublicMessage unprotected by an erased context")
+	}
+}
+
 func TestProtectionContextRedacted(t *testing.T) {
 	g := newFrGroup(t, 1)
 	pc := g.context()
@@ -739,5 +765,35 @@ func BenchmarkProtectPrivate1KiB(b *testing.B) {
 		b.Run(fmt.Sprintf("suite=%d/protect", id), func(b *testing.B) { frBench(b, id, true, false) })
 		b.Run(fmt.Sprintf("suite=%d/unprotect", id), func(b *testing.B) { frBench(b, id, false, true) })
 		b.Run(fmt.Sprintf("suite=%d/both", id), func(b *testing.B) { frBench(b, id, true, true) })
+	}
+}
+
+// TestUnprotectConcurrentReplay delivers the same PrivateMessage to one
+// receiver from many goroutines at once: both may pass decryption before
+// either consumes the generation, but exactly one is accepted.
+func TestUnprotectConcurrentReplay(t *testing.T) {
+	g := newFrGroup(t, 1)
+	sender, receiver := g.context(), g.context()
+	for range 20 {
+		m := g.protectPrivate(sender, 0, ContentTypeApplication, []byte("once"), 0)
+		results := make(chan error, 4)
+		for range cap(results) {
+			go func() {
+				_, err := receiver.UnprotectPrivate(m, g.memberKey)
+				results <- err
+			}()
+		}
+		accepted := 0
+		for range cap(results) {
+			switch err := <-results; {
+			case err == nil:
+				accepted++
+			case !errors.Is(err, ErrGenerationReused):
+				t.Fatalf("replay: got %v, want ErrGenerationReused", err)
+			}
+		}
+		if accepted != 1 {
+			t.Fatalf("message accepted %d times", accepted)
+		}
 	}
 }
