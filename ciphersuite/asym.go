@@ -58,6 +58,7 @@ func (c labeledContent) marshal() ([]byte, error) {
 // SigningKey is a parsed private signature key of one suite.
 type SigningKey struct {
 	suite  ID // set by ParseSigningKey and GenerateSigningKey
+	scheme signatureScheme
 	priv   []byte
 	pub    []byte
 	signer signer // the parsed key, so that signing does not parse again
@@ -66,7 +67,8 @@ type SigningKey struct {
 // PublicKey returns the encoded signature public key.
 func (k *SigningKey) PublicKey() []byte { return k.pub }
 
-// Bytes returns the encoded private key (raw EdDSA seed or ECDSA scalar).
+// Bytes returns the encoded private key (raw EdDSA seed, ECDSA scalar or
+// ML-DSA seed).
 func (k *SigningKey) Bytes() []byte { return k.priv }
 
 // String never reveals the private key. It and GoString have value
@@ -80,7 +82,7 @@ func (k SigningKey) GoString() string { return k.String() }
 func (k *SigningKey) Suite() ID { return k.suite }
 
 func (s *Suite) newSigningKey(sg signer) *SigningKey {
-	return &SigningKey{suite: s.id, priv: sg.privateBytes(), pub: sg.publicBytes(), signer: sg}
+	return &SigningKey{suite: s.id, scheme: s.sig, priv: sg.privateBytes(), pub: sg.publicBytes(), signer: sg}
 }
 
 // GenerateSigningKey returns a fresh signature key pair.
@@ -107,11 +109,8 @@ func (s *Suite) SignWithLabel(k *SigningKey, label string, content []byte) ([]by
 	if k == nil || k.signer == nil {
 		return nil, errors.New("ciphersuite: signing key not made by ParseSigningKey or GenerateSigningKey")
 	}
-	if k.suite != s.id {
-		ks, err := Lookup(k.suite)
-		if err != nil || ks.sig != s.sig {
-			return nil, fmt.Errorf("ciphersuite: signing key of suite %v used with %s signatures", k.suite, s.sig.name())
-		}
+	if k.scheme != s.sig {
+		return nil, fmt.Errorf("ciphersuite: %s signing key of suite %v used with %s signatures", k.scheme.name(), k.suite, s.sig.name())
 	}
 	return k.signer.sign(labeledContent{label, content})
 }

@@ -7,14 +7,11 @@ import (
 	"github.com/arbormls/mls/ciphersuite"
 )
 
-// benchSuites runs f as a sub-benchmark per suite, named suite1 ... suite7.
+// benchSuites runs f as a sub-benchmark per suite of every profile, named
+// by code point and name (0x0001_MLS_128_DHKEMX25519_...).
 func benchSuites(b *testing.B, f func(b *testing.B, s *ciphersuite.Suite)) {
-	for _, id := range ciphersuite.IDs() {
-		s, err := ciphersuite.Lookup(id)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Run(fmt.Sprintf("suite%d", id), func(b *testing.B) { f(b, s) })
+	for _, s := range allSuites(b) {
+		b.Run(fmt.Sprintf("0x%04x_%s", uint16(s.ID()), s.Name()), func(b *testing.B) { f(b, s) })
 	}
 }
 
@@ -26,11 +23,14 @@ func BenchmarkSignWithLabel(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		var sig []byte
 		for b.Loop() {
-			if _, err := s.SignWithLabel(k, "LeafNodeTBS", benchContent); err != nil {
+			if sig, err = s.SignWithLabel(k, "LeafNodeTBS", benchContent); err != nil {
 				b.Fatal(err)
 			}
 		}
+		b.ReportMetric(float64(len(k.PublicKey())), "sigpub-B")
+		b.ReportMetric(float64(len(sig)), "sig-B")
 	})
 }
 
@@ -58,11 +58,14 @@ func BenchmarkEncryptWithLabel(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		var kemOut []byte
 		for b.Loop() {
-			if _, _, err := s.EncryptWithLabel(pub, "UpdatePathNode", benchContent, benchContent); err != nil {
+			if kemOut, _, err = s.EncryptWithLabel(pub, "UpdatePathNode", benchContent, benchContent); err != nil {
 				b.Fatal(err)
 			}
 		}
+		b.ReportMetric(float64(len(pub)), "hpkepub-B")
+		b.ReportMetric(float64(len(kemOut)), "kemout-B")
 	})
 }
 
@@ -151,4 +154,16 @@ func BenchmarkEncryptorWelcome(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkLookup is the per-message cost of finding a suite, from several
+// goroutines at once.
+func BenchmarkLookup(b *testing.B) {
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := ciphersuite.Lookup(ciphersuite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519); err != nil {
+				b.Error(err)
+			}
+		}
+	})
 }

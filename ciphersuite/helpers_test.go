@@ -3,6 +3,7 @@ package ciphersuite_test
 import (
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -54,23 +55,58 @@ func readVectors(tb testing.TB, name string, v any) {
 	}
 }
 
+// rfcSuites are the code points of RFC 9420 section 17.1.
+var rfcSuites = []ciphersuite.ID{1, 2, 3, 4, 5, 6, 7}
+
 func basicsVectors(tb testing.TB) []basicsCase {
 	var cs []basicsCase
 	readVectors(tb, "crypto-basics.json", &cs)
-	if len(cs) != len(ciphersuite.IDs()) {
-		tb.Fatalf("%d crypto-basics cases, want one per suite", len(cs))
+	if len(cs) != len(rfcSuites) {
+		tb.Fatalf("%d crypto-basics cases, want one per RFC 9420 suite", len(cs))
 	}
 	return cs
 }
 
-// forEachSuite runs f as a subtest for every registered suite.
-func forEachSuite(t *testing.T, f func(t *testing.T, s *ciphersuite.Suite)) {
-	for _, id := range ciphersuite.IDs() {
-		s, err := ciphersuite.Lookup(id)
-		if err != nil {
-			t.Fatal(err)
+// allSuites returns every suite of every profile, each once, as Lookup
+// gives them (so in FIPS 140-3 mode the approved ones only). It leaves the
+// default profile in force.
+func allSuites(tb testing.TB) []*ciphersuite.Suite {
+	tb.Helper()
+	defer useProfile(tb, ciphersuite.ProfileDefault)
+	seen := map[ciphersuite.SuiteInfo]bool{}
+	var out []*ciphersuite.Suite
+	for _, p := range ciphersuite.Profiles() {
+		useProfile(tb, p)
+		for _, id := range ciphersuite.IDs() {
+			s, err := ciphersuite.Lookup(id)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			if !seen[s.Info()] {
+				seen[s.Info()] = true
+				out = append(out, s)
+			}
 		}
-		t.Run(s.Name(), func(t *testing.T) { f(t, s) })
+	}
+	return out
+}
+
+func useProfile(tb testing.TB, name string) {
+	tb.Helper()
+	if err := ciphersuite.UseProfile(name); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// suiteName names a suite's subtest by name and code point.
+func suiteName(s *ciphersuite.Suite) string {
+	return fmt.Sprintf("%s_0x%04x", s.Name(), uint16(s.ID()))
+}
+
+// forEachSuite runs f as a subtest for every suite of every profile.
+func forEachSuite(t *testing.T, f func(t *testing.T, s *ciphersuite.Suite)) {
+	for _, s := range allSuites(t) {
+		t.Run(suiteName(s), func(t *testing.T) { f(t, s) })
 	}
 }
 

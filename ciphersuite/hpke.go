@@ -10,7 +10,8 @@ import (
 )
 
 // We run the HPKE key schedule (RFC 9180 section 5.1) ourselves instead of
-// using crypto/hpke, for two reasons: crypto/hpke has no DHKEM(X448), and it
+// using crypto/hpke, for two reasons: crypto/hpke lacks KEMs MLS needs
+// (DHKEM(X448), ML-KEM-512, X-Wing under OpenMLS's KEM ID 0x004D), and it
 // hashes the info input on every Seal. A Welcome's info holds the encrypted
 // GroupInfo, which can be megabytes (an inline ratchet tree), and is sealed
 // once per new member: an Encryptor hashes it once. Tests check this code
@@ -41,8 +42,9 @@ func newHPKESuite(k kem, kdfID uint16, a aeadScheme) *hpkeSuite {
 	return h
 }
 
-// labeledExtract is RFC 9180's LabeledExtract. An empty salt is HMAC with an
-// empty key, which equals HKDF's default all-zero salt of hash length.
+// labeledExtract is RFC 9180's LabeledExtract. An empty salt becomes HKDF's
+// default all-zero salt of hash length, which HMAC pads to the same key: an
+// empty HMAC key would panic under GODEBUG=fips140=only.
 func labeledExtract(kdf func() hash.Hash, suiteID, salt []byte, label string, ikm []byte) []byte {
 	m := labeledExtractStart(kdf, suiteID, salt, label)
 	m.Write(ikm)
@@ -52,6 +54,9 @@ func labeledExtract(kdf func() hash.Hash, suiteID, salt []byte, label string, ik
 // labeledExtractStart returns the HMAC of LabeledExtract with everything
 // before ikm written, so that a large ikm can be streamed into it.
 func labeledExtractStart(kdf func() hash.Hash, suiteID, salt []byte, label string) hash.Hash {
+	if len(salt) == 0 {
+		salt = make([]byte, kdf().Size())
+	}
 	m := hmac.New(kdf, salt)
 	io.WriteString(m, hpkeVersion)
 	m.Write(suiteID)

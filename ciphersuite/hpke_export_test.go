@@ -145,6 +145,8 @@ func TestExportSecretRejects(t *testing.T) {
 			if _, _, err := s.ExportSecretSender(bad, nil, nil, 32); err == nil {
 				t.Errorf("bad public key %d accepted", i)
 			}
+		}
+		for i, bad := range badKEMOutputs(s, kemOut) {
 			if _, err := s.ExportSecretReceiver(priv, bad, nil, nil, 32); err == nil {
 				t.Errorf("bad kem output %d accepted", i)
 			}

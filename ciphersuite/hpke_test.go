@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/hpke"
 	"crypto/rand"
+	"crypto/sha3"
 	"errors"
 	"fmt"
 	"testing"
@@ -11,51 +12,39 @@ import (
 	"github.com/arbormls/mls/ciphersuite"
 )
 
-// stdHPKE gives the crypto/hpke algorithms of each suite whose KEM it has
-// (all but the X448 suites), by the IANA code points of RFC 9420 section 17.1.
-var stdHPKE = map[ciphersuite.ID][3]uint16{ // KEM, KDF, AEAD
-	ciphersuite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519:        {0x0020, 0x0001, 0x0001},
-	ciphersuite.MLS_128_DHKEMP256_AES128GCM_SHA256_P256:             {0x0010, 0x0001, 0x0001},
-	ciphersuite.MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519: {0x0020, 0x0001, 0x0003},
-	ciphersuite.MLS_256_DHKEMP521_AES256GCM_SHA512_P521:             {0x0012, 0x0003, 0x0002},
-	ciphersuite.MLS_256_DHKEMP384_AES256GCM_SHA384_P384:             {0x0011, 0x0002, 0x0002},
+// stdSuite returns the crypto/hpke algorithms of s, or ok false when
+// crypto/hpke lacks its KEM: DHKEM(X448), ML-KEM-512 and OpenMLS's X-Wing
+// under KEM ID 0x004D. Those are checked against the official MLS vectors,
+// the draft-ietf-hpke-pq vectors (TestHPKEPQVectors), ts-mls's outputs and
+// by agreement instead.
+func stdSuite(t *testing.T, s *ciphersuite.Suite) (k hpke.KEM, kdf hpke.KDF, aead hpke.AEAD, ok bool) {
+	spec := s.Spec()
+	k, err := hpke.NewKEM(spec.KEM.HPKEID())
+	if err != nil {
+		switch spec.KEM {
+		case ciphersuite.KEMDHKEMX448, ciphersuite.KEMMLKEM512, ciphersuite.KEMMLKEM512TSMLS, ciphersuite.KEMXWingOpenMLS:
+			return nil, nil, nil, false
+		}
+		t.Fatalf("crypto/hpke lacks KEM %v: %v", spec.KEM, err)
+	}
+	if kdf, err = hpke.NewKDF(uint16(spec.KDF)); err != nil {
+		t.Fatal(err)
+	}
+	if aead, err = hpke.NewAEAD(uint16(spec.AEAD)); err != nil {
+		t.Fatal(err)
+	}
+	return k, kdf, aead, true
 }
 
-// forEachStdSuite runs f for every suite crypto/hpke supports. The X448
-// suites it lacks are checked against the official vectors instead
-// (TestDeriveHPKEKeyPairVectors and the crypto-basics conformance runner).
+// forEachStdSuite runs f for every suite whose KEM crypto/hpke implements.
 func forEachStdSuite(t *testing.T, f func(t *testing.T, s *ciphersuite.Suite, k hpke.KEM, kdf hpke.KDF, aead hpke.AEAD)) {
-	if n := len(ciphersuite.IDs()) - len(stdHPKE); n != 2 {
-		t.Fatalf("%d suites not cross-checked, want the 2 X448 suites", n)
-	}
-	for _, id := range ciphersuite.IDs() {
-		if _, ok := stdHPKE[id]; !ok {
+	for _, s := range allSuites(t) {
+		k, kdf, aead, ok := stdSuite(t, s)
+		if !ok {
 			continue
 		}
-		s, err := ciphersuite.Lookup(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		k, kdf, aead := stdSuite(t, id)
-		t.Run(s.Name(), func(t *testing.T) { f(t, s, k, kdf, aead) })
+		t.Run(suiteName(s), func(t *testing.T) { f(t, s, k, kdf, aead) })
 	}
-}
-
-func stdSuite(t *testing.T, id ciphersuite.ID) (hpke.KEM, hpke.KDF, hpke.AEAD) {
-	ids := stdHPKE[id]
-	k, err := hpke.NewKEM(ids[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	kdf, err := hpke.NewKDF(ids[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	aead, err := hpke.NewAEAD(ids[2])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k, kdf, aead
 }
 
 func TestHPKEAgainstStdlib(t *testing.T) {
@@ -121,31 +110,62 @@ func TestHPKEAgainstStdlib(t *testing.T) {
 	})
 }
 
+// TestDeriveHPKEKeyPairAgainstStdlib checks DeriveKeyPair against
+// crypto/hpke: its DeriveKeyPair for the standard conventions, and for the
+// others the convention's seed (SHAKE256(ikm, 32), or ikm itself) expanded
+// by crypto/hpke's NewPrivateKey. ML-KEM-512 and X448, which crypto/hpke
+// lacks, are covered by TestHPKEPQVectors and the MLS key-schedule vectors.
 func TestDeriveHPKEKeyPairAgainstStdlib(t *testing.T) {
-	forEachStdSuite(t, func(t *testing.T, s *ciphersuite.Suite, k hpke.KEM, _ hpke.KDF, _ hpke.AEAD) {
-		for n := range 40 {
-			ikm := make([]byte, n*3)
-			rand.Read(ikm)
-			priv, pub, err := s.DeriveHPKEKeyPair(ikm)
-			if err != nil {
-				t.Fatal(err)
-			}
-			std, err := k.DeriveKeyPair(ikm)
-			if err != nil {
-				t.Fatal(err)
-			}
-			stdPriv, err := std.Bytes()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(priv, stdPriv) || !bytes.Equal(pub, std.PublicKey().Bytes()) {
-				t.Fatalf("ikm %x: ours (%x, %x), crypto/hpke (%x, %x)", ikm, priv, pub, stdPriv, std.PublicKey().Bytes())
-			}
-			if p, err := s.HPKEPublicKey(priv); err != nil || !bytes.Equal(p, pub) {
-				t.Fatalf("HPKEPublicKey of derived key: %x, %v", p, err)
-			}
+	for _, s := range allSuites(t) {
+		kemID := s.Spec().KEM.HPKEID()
+		if s.Spec().KEM == ciphersuite.KEMXWingOpenMLS {
+			kemID = hpke.MLKEM768X25519().ID() // the same X-Wing under another ID
 		}
-	})
+		k, err := hpke.NewKEM(kemID)
+		if err != nil {
+			continue
+		}
+		t.Run(suiteName(s), func(t *testing.T) {
+			for size := range 67 { // 64 is the size ts-mls's ML-KEM needs
+				ikm := make([]byte, size)
+				rand.Read(ikm)
+				priv, pub, err := s.DeriveHPKEKeyPair(ikm)
+				kem := s.Spec().KEM
+				rawSeed := kem == ciphersuite.KEMMLKEM768TSMLS || kem == ciphersuite.KEMMLKEM1024TSMLS
+				if rawSeed && len(ikm) != 64 {
+					if err == nil {
+						t.Fatalf("%d-byte ikm accepted", len(ikm))
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				var std hpke.PrivateKey
+				switch {
+				case kem == ciphersuite.KEMXWingOpenMLS || kem == ciphersuite.KEMXWingTSMLS:
+					std, err = k.NewPrivateKey(sha3.SumSHAKE256(ikm, 32))
+				case rawSeed:
+					std, err = k.NewPrivateKey(ikm)
+				default:
+					std, err = k.DeriveKeyPair(ikm)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				stdPriv, err := std.Bytes()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(priv, stdPriv) || !bytes.Equal(pub, std.PublicKey().Bytes()) {
+					t.Fatalf("ikm %x: ours (%x, %x), crypto/hpke (%x, %x)", ikm, priv, pub, stdPriv, std.PublicKey().Bytes())
+				}
+				if p, err := s.HPKEPublicKey(priv); err != nil || !bytes.Equal(p, pub) {
+					t.Fatalf("HPKEPublicKey of derived key: %x, %v", p, err)
+				}
+			}
+		})
+	}
 }
 
 // TestDeriveHPKEKeyPairVectors checks DeriveKeyPair for every suite, the X448
@@ -177,8 +197,8 @@ func TestDeriveHPKEKeyPairVectors(t *testing.T) {
 		}
 		seen[c.CipherSuite] = true
 	}
-	if len(seen) != len(ciphersuite.IDs()) {
-		t.Fatalf("vectors cover %d suites, want all %d", len(seen), len(ciphersuite.IDs()))
+	if len(seen) != len(rfcSuites) {
+		t.Fatalf("vectors cover %d suites, want all %d RFC 9420 suites", len(seen), len(rfcSuites))
 	}
 }
 
@@ -234,18 +254,87 @@ var lowOrderX448 = [][]byte{
 	append([]byte{1}, make([]byte, 55)...),
 }
 
-func badPublicKeys(s *ciphersuite.Suite, pub []byte) [][]byte {
-	bad := [][]byte{nil, pub[:len(pub)-1], append(append([]byte(nil), pub...), 0)}
-	switch len(pub) {
+// kemShape gives the family of a suite's KEM and, for ML-KEM and the
+// hybrids, the sizes of the ML-KEM encapsulation key and ciphertext, which
+// come first in a hybrid's public key and kem output.
+func kemShape(k ciphersuite.KEM) (family string, ekSize, ctSize int) {
+	switch k {
+	case ciphersuite.KEMMLKEM512, ciphersuite.KEMMLKEM512TSMLS:
+		return "mlkem", 800, 768
+	case ciphersuite.KEMMLKEM768, ciphersuite.KEMMLKEM768TSMLS:
+		return "mlkem", 1184, 1088
+	case ciphersuite.KEMMLKEM1024, ciphersuite.KEMMLKEM1024TSMLS:
+		return "mlkem", 1568, 1568
+	case ciphersuite.KEMXWing, ciphersuite.KEMXWingOpenMLS, ciphersuite.KEMXWingTSMLS, ciphersuite.KEMMLKEM768P256:
+		return "hybrid", 1184, 1088
+	case ciphersuite.KEMMLKEM1024P384:
+		return "hybrid", 1568, 1568
+	}
+	return "dhkem", 0, 0
+}
+
+// badPoints returns malformed encodings in place of the curve point p:
+// low-order X25519 and X448 points, NIST points off the curve, compressed
+// or zero.
+func badPoints(p []byte) [][]byte {
+	switch len(p) {
 	case 32:
-		bad = append(bad, lowOrderX25519...)
+		return lowOrderX25519
 	case 56:
-		bad = append(bad, lowOrderX448...)
-	default:
-		off := append([]byte(nil), pub...)
-		off[len(off)-1] ^= 1 // y changes, x stays: off the curve
-		compressed := append([]byte{2 + pub[len(pub)-1]&1}, pub[1:1+len(pub)/2]...)
-		bad = append(bad, off, compressed, make([]byte, len(pub)))
+		return lowOrderX448
+	}
+	off := append([]byte(nil), p...)
+	off[len(off)-1] ^= 1 // y changes, x stays: off the curve
+	compressed := append([]byte{2 + p[len(p)-1]&1}, p[1:1+len(p)/2]...)
+	return [][]byte{off, compressed, make([]byte, len(p))}
+}
+
+func prefixed(prefix []byte, tails [][]byte) [][]byte {
+	out := make([][]byte, len(tails))
+	for i, t := range tails {
+		out[i] = append(append([]byte(nil), prefix...), t...)
+	}
+	return out
+}
+
+// unreduced returns ek with its first coefficient 0xfff, not below q = 3329:
+// the modulus check of FIPS 203 section 7.2 must reject it.
+func unreduced(ek []byte) []byte {
+	b := append([]byte(nil), ek...)
+	b[0], b[1] = 0xff, b[1]|0x0f
+	return b
+}
+
+func wrongLengths(b []byte) [][]byte {
+	return [][]byte{nil, b[:len(b)-1], append(append([]byte(nil), b...), 0)}
+}
+
+// badPublicKeys returns encodings that are not public keys of s's KEM.
+func badPublicKeys(s *ciphersuite.Suite, pub []byte) [][]byte {
+	bad := wrongLengths(pub)
+	switch family, ek, _ := kemShape(s.Spec().KEM); family {
+	case "dhkem":
+		bad = append(bad, badPoints(pub)...)
+	case "mlkem":
+		bad = append(bad, unreduced(pub))
+	case "hybrid":
+		bad = append(bad, unreduced(pub))
+		bad = append(bad, prefixed(pub[:ek], badPoints(pub[ek:]))...)
+	}
+	return bad
+}
+
+// badKEMOutputs returns kem outputs that must be rejected as malformed, not
+// as failed decryptions. Any ML-KEM ciphertext of the right size is well
+// formed (decapsulation rejects implicitly), so only the curve part of a
+// hybrid's can be.
+func badKEMOutputs(s *ciphersuite.Suite, enc []byte) [][]byte {
+	bad := wrongLengths(enc)
+	switch family, _, ct := kemShape(s.Spec().KEM); family {
+	case "dhkem":
+		bad = append(bad, badPoints(enc)...)
+	case "hybrid":
+		bad = append(bad, prefixed(enc[:ct], badPoints(enc[ct:]))...)
 	}
 	return bad
 }
@@ -264,7 +353,8 @@ func TestHPKERejectsMalformed(t *testing.T) {
 			if _, _, err := s.EncryptWithLabel(bad, "L", nil, []byte("pt")); err == nil {
 				t.Errorf("bad public key %d accepted by EncryptWithLabel", i)
 			}
-			// The same bytes as a kem output: malformed, never a decryption.
+		}
+		for i, bad := range badKEMOutputs(s, kemOut) {
 			if _, err := s.DecryptWithLabel(priv, "L", nil, bad, ct); err == nil || errors.Is(err, ciphersuite.ErrDecryption) {
 				t.Errorf("bad kem output %d: %v", i, err)
 			}
@@ -277,7 +367,9 @@ func TestHPKERejectsMalformed(t *testing.T) {
 				t.Errorf("bad private key %d accepted by DecryptWithLabel", i)
 			}
 		}
-		if len(pub) != len(priv) { // NIST curves: zero and scalars not below the order are invalid
+		switch s.Spec().KEM {
+		case ciphersuite.KEMDHKEMP256, ciphersuite.KEMDHKEMP384, ciphersuite.KEMDHKEMP521:
+			// Zero and scalars not below the order are invalid.
 			for _, bad := range [][]byte{make([]byte, len(priv)), bytes.Repeat([]byte{0xff}, len(priv))} {
 				if _, err := s.HPKEPublicKey(bad); err == nil {
 					t.Errorf("scalar %x accepted", bad[:4])

@@ -126,6 +126,15 @@ func TestSigningKeyAcrossSuites(t *testing.T) {
 	if _, err := s2.SignWithLabel(k, "L", nil); err == nil {
 		t.Fatal("Ed25519 key signed as ECDSA")
 	}
+	// So does a post-quantum suite with Ed25519 signatures, and no ML-DSA one.
+	xwing, _ := ciphersuite.Lookup(ciphersuite.MLS_128_MLKEM768X25519_AES128GCM_SHA256_Ed25519)
+	if sig, err := xwing.SignWithLabel(k, "L", nil); err != nil || s1.VerifyWithLabel(k.PublicKey(), "L", nil, sig) != nil {
+		t.Fatalf("Ed25519 key in an X-Wing suite: %v", err)
+	}
+	mldsa, _ := ciphersuite.Lookup(ciphersuite.MLS_192_MLKEM768_AES256GCM_SHA384_MLDSA65)
+	if _, err := mldsa.SignWithLabel(k, "L", nil); err == nil {
+		t.Fatal("Ed25519 key signed as ML-DSA")
+	}
 	if _, err := s1.SignWithLabel(nil, "L", nil); err == nil {
 		t.Fatal("nil key signed")
 	}

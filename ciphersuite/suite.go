@@ -3,11 +3,21 @@
 // VerifyWithLabel, EncryptWithLabel, DecryptWithLabel, ExpandWithLabel,
 // DeriveSecret, DeriveTreeSecret and RefHash.
 //
+// Besides the seven RFC 9420 suites it implements the post-quantum suites of
+// draft-ietf-mls-pq-ciphersuites (ML-KEM, the X-Wing, P-256 and P-384
+// hybrids, ML-DSA) and those OpenMLS and ts-mls ship. Their code points are
+// not assigned yet and the implementations disagree on them, so the table
+// from code points to suites is chosen by profile ([UseProfile],
+// [ProfileFromEnv]) and extended with [Register]. In FIPS 140-3 mode
+// (GODEBUG=fips140=on) [Lookup] offers only the suites whose algorithms the
+// Go Cryptographic Module approves.
+//
 // A [Suite] is looked up by its [ID]; an unknown ID is an error, never a panic.
 // Keys travel as bytes in the encodings of RFC 9420: HPKE private keys in
-// SerializePrivateKey form (RFC 9180), signature private keys as the raw EdDSA
-// seed or the big-endian ECDSA scalar, public keys raw (ECDSA: uncompressed
-// SEC1 points).
+// SerializePrivateKey form (RFC 9180; the 64-byte seed for ML-KEM, the
+// 32-byte seed for the hybrids), signature private keys as the raw EdDSA
+// seed, the big-endian ECDSA scalar or the 32-byte ML-DSA seed, public keys
+// raw (ECDSA: uncompressed SEC1 points).
 package ciphersuite
 
 import (
@@ -43,8 +53,10 @@ var ErrVerification = errors.New("ciphersuite: signature verification failed")
 // ErrDecryption is returned when an AEAD or HPKE ciphertext does not open.
 var ErrDecryption = errors.New("ciphersuite: decryption failed")
 
+// String returns the name of the suite registered under id, FIPS-approved
+// or not, or "unknown(0x....)".
 func (id ID) String() string {
-	if s, err := Lookup(id); err == nil {
+	if s := current.Load().suites[id]; s != nil {
 		return s.name
 	}
 	return fmt.Sprintf("unknown(0x%04x)", uint16(id))
@@ -54,20 +66,25 @@ func (id ID) String() string {
 type Suite struct {
 	id   ID
 	name string
-	hash func() hash.Hash
-	nh   int
-	aead aeadScheme
-	// hpkeKDF is the HPKE KDF ID (RFC 9180 section 7.2).
-	hpkeKDF uint16
-	// hpke is the HPKE suite: the KEM with hpkeKDF and aead.
+	spec Spec
+	// hash is MLS's hash (transcripts, RefHash, MAC); kdfHash is the KDF's,
+	// whose output size nh is KDF.Nh.
+	hash    func() hash.Hash
+	kdfHash func() hash.Hash
+	nh      int
+	aead    aeadScheme
+	// hpke is the HPKE suite: the KEM with the suite's KDF and AEAD.
 	hpke *hpkeSuite
 	sig  signatureScheme
+	// notFIPS names the suite's algorithms the Go Cryptographic Module
+	// does not approve; nil when it approves them all.
+	notFIPS []string
 }
 
 // ID returns the suite's code point.
 func (s *Suite) ID() ID { return s.id }
 
-// Name returns the suite's IANA name.
+// Name returns the suite's name (IANA's, or its defining implementation's).
 func (s *Suite) Name() string { return s.name }
 
 // Hash returns the suite's hash of data.
@@ -80,15 +97,22 @@ func (s *Suite) Hash(data []byte) []byte {
 // NewHash returns a fresh instance of the suite's hash function.
 func (s *Suite) NewHash() hash.Hash { return s.hash() }
 
-// HashSize is Nh, the output size of the hash and of KDF.Extract.
+// HashSize is KDF.Nh, the output size of KDF.Extract and so the size of
+// every key schedule and tree secret. It is also the output size of Hash in
+// every RFC 9420 and draft suite; DigestSize gives that where they differ.
 func (s *Suite) HashSize() int { return s.nh }
+
+// DigestSize is the output size of Hash, RefHash and MAC. It differs from
+// HashSize in ts-mls's suites 77 to 80, which pair HKDF-SHA512 with SHA-256
+// or SHA-384.
+func (s *Suite) DigestSize() int { return s.spec.Hash.Size() }
 
 // Extract is KDF.Extract (HKDF-Extract).
 func (s *Suite) Extract(salt, ikm []byte) ([]byte, error) {
 	if len(salt) == 0 {
 		salt = make([]byte, s.nh)
 	}
-	return hkdf.Extract(s.hash, ikm, salt)
+	return hkdf.Extract(s.kdfHash, ikm, salt)
 }
 
 // Expand is KDF.Expand (HKDF-Expand).
@@ -96,7 +120,7 @@ func (s *Suite) Expand(prk, info []byte, length int) ([]byte, error) {
 	if length < 0 || length > 255*s.nh {
 		return nil, fmt.Errorf("ciphersuite: expand length %d out of range", length)
 	}
-	return hkdf.Expand(s.hash, prk, string(info), length)
+	return hkdf.Expand(s.kdfHash, prk, string(info), length)
 }
 
 // ExpandWithLabel is RFC 9420 section 8's labeled HKDF-Expand.
