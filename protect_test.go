@@ -761,7 +761,7 @@ func frBench(b *testing.B, id ciphersuite.ID, protect, unprotect bool) {
 }
 
 func BenchmarkProtectPrivate1KiB(b *testing.B) {
-	for _, id := range []ciphersuite.ID{1, 2, 3} {
+	for _, id := range []ciphersuite.ID{1, 2, 3, 4, 5, 6, 7} {
 		b.Run(fmt.Sprintf("suite=%d/protect", id), func(b *testing.B) { frBench(b, id, true, false) })
 		b.Run(fmt.Sprintf("suite=%d/unprotect", id), func(b *testing.B) { frBench(b, id, false, true) })
 		b.Run(fmt.Sprintf("suite=%d/both", id), func(b *testing.B) { frBench(b, id, true, true) })
