@@ -235,6 +235,25 @@ func parseGroupCaps(opts *LeafValidationOptions) (*groupCaps, error) {
 
 func isDefaultProposal(t ProposalType) bool { return t >= 1 && t <= 7 }
 
+// unsupported returns the rule that caps break among the group's
+// requirements and why, or "" when caps meet them (or gc is nil).
+func (gc *groupCaps) unsupported(caps *Capabilities) (rule, reason string) {
+	if gc == nil {
+		return "", ""
+	}
+	if rc := gc.required; rc != nil {
+		if !allListed(nonDefault(rc.ExtensionTypes, isDefaultExtension), caps.Extensions) ||
+			!allListed(nonDefault(rc.ProposalTypes, isDefaultProposal), caps.Proposals) ||
+			!allListed(rc.CredentialTypes, caps.Credentials) {
+			return "required_capabilities", "required capability not supported"
+		}
+	}
+	if !allListed(nonDefault(gc.extensions, isDefaultExtension), caps.Extensions) {
+		return "group_extensions", "group context extension not supported"
+	}
+	return "", ""
+}
+
 // ValidateLeafNode checks ln as RFC 9420 section 7.3 requires of every
 // leaf node a client sees, for the position index of this tree: the
 // leaf of a KeyPackage to be added (source key_package), of an Update
@@ -317,17 +336,8 @@ func (t *RatchetTree) checkLeafFields(s *leafSlot, want LeafNodeSource, stored b
 	}
 
 	// Compatibility with the group's parameters.
-	if gc != nil {
-		if rc := gc.required; rc != nil {
-			if !allListed(nonDefault(rc.ExtensionTypes, isDefaultExtension), caps.Extensions) ||
-				!allListed(nonDefault(rc.ProposalTypes, isDefaultProposal), caps.Proposals) ||
-				!allListed(rc.CredentialTypes, caps.Credentials) {
-				return fail(ErrCapabilities, "required_capabilities", "required capability not supported")
-			}
-		}
-		if !allListed(nonDefault(gc.extensions, isDefaultExtension), caps.Extensions) {
-			return fail(ErrCapabilities, "group_extensions", "group context extension not supported")
-		}
+	if rule, reason := gc.unsupported(caps); rule != "" {
+		return fail(ErrCapabilities, rule, reason)
 	}
 
 	if opts != nil && opts.ValidateCredential != nil {

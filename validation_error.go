@@ -37,7 +37,11 @@ func (e *ValidationError) Error() string {
 	if e.HasNode {
 		msg += fmt.Sprintf(" at node %d", e.Node)
 	}
-	if sec, ok := ruleSections[e.Rule]; ok {
+	sec, ok := ruleSections[e.Rule]
+	if !ok {
+		sec, ok = groupRuleSections[e.Rule]
+	}
+	if ok {
 		msg += " (RFC 9420 section " + sec + ")"
 	}
 	return msg

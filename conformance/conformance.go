@@ -29,13 +29,27 @@ type Runner func(data []byte) ([]CaseResult, error)
 
 var runners = map[string]Runner{}
 
+// shapes are formats named after a shape of vectors rather than after an
+// official file (such as "passive-client"): they run with --format or for
+// files of that name, and Formats does not list them.
+var shapes = map[string]bool{}
+
 func register(format string, r Runner) { runners[format] = r }
 
-// Formats returns the names of the supported vector formats.
+// registerShape registers r for a format that has no official file.
+func registerShape(format string, r Runner) {
+	runners[format] = r
+	shapes[format] = true
+}
+
+// Formats returns the names of the vector formats of the official files.
+// The formats of other shapes (see registerShape) are accepted too.
 func Formats() []string {
 	fs := make([]string, 0, len(runners))
 	for f := range runners {
-		fs = append(fs, f)
+		if !shapes[f] {
+			fs = append(fs, f)
+		}
 	}
 	slices.Sort(fs)
 	return fs

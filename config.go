@@ -1,0 +1,132 @@
+package mls
+
+import (
+	"time"
+)
+
+// Defaults of Config.
+const (
+	// DefaultPaddingBlock is the block size to which PrivateMessage
+	// contents are padded when Config.PaddingBlock is zero: enough to hide
+	// the exact length of short messages at a small cost.
+	DefaultPaddingBlock = 32
+	// DefaultMaxPastEpochs is how many past epochs a group keeps the
+	// secret trees of, for application messages that arrive after the
+	// commit that ended their epoch, when Config.MaxPastEpochs is zero.
+	DefaultMaxPastEpochs = 3
+)
+
+// Config is the policy of a group, given once when the group is created
+// or joined. The zero value (or a nil *Config) is usable: encrypted
+// handshake messages, padding to DefaultPaddingBlock bytes, keys of
+// DefaultMaxPastEpochs past epochs, the SecretTreeConfig defaults, no
+// lifetime check of the leaves others send, and every credential accepted.
+type Config struct {
+	// PublicHandshake sends proposals and commits as PublicMessages
+	// (signed and MACed, not encrypted) instead of PrivateMessages.
+	//
+	// The default is PrivateMessage: it hides the group's membership
+	// changes, the members' credentials and the proposal contents from
+	// the Delivery Service and from anyone who sees the traffic (RFC 9420
+	// section 16.4.2). Choose PublicMessage when the Delivery Service must
+	// read handshake messages, for example to track the ratchet tree or
+	// to order commits by their contents (RFC 9750). Incoming handshake
+	// messages are accepted in either form; external senders and joiners
+	// always use PublicMessage.
+	PublicHandshake bool
+
+	// PaddingBlock pads the content of every PrivateMessage with zero bytes
+	// to a multiple of this many bytes (RFC 9420 section 6.3). Zero means
+	// DefaultPaddingBlock, a negative value no padding; at most 65536.
+	PaddingBlock int
+
+	// MaxPastEpochs is how many epochs before the current one keep their
+	// secret trees, so that application messages sent just before a commit
+	// still decrypt (RFC 9420 section 14). Handshake messages are only ever
+	// accepted in the current epoch. Zero means DefaultMaxPastEpochs, a
+	// negative value none: older keys are deleted at once (section 9.2).
+	MaxPastEpochs int
+
+	// SecretTree bounds the out-of-order window and the forward distance
+	// of the message ratchets.
+	SecretTree SecretTreeConfig
+
+	// CheckLifetimes also checks the lifetime of leaves received from
+	// others: in ratchet trees joined, in Add and Update proposals and in
+	// commit paths. RFC 9420 section 7.3 only recommends it, since a leaf
+	// may expire in transit, and real trees carry expired leaves; it is
+	// off by default. The KeyPackages this client adds itself are always
+	// checked, as section 7.3 requires of what a client sends.
+	CheckLifetimes bool
+
+	// MaxLifetime bounds not_after - not_before of the KeyPackages this
+	// client adds, and of received ones when CheckLifetimes is set. Zero
+	// means DefaultMaxLifetime; a negative value means no bound.
+	MaxLifetime time.Duration
+
+	// CredentialValidator is the Authentication Service (RFC 9420 section
+	// 5.3.1): the group calls it for every member of a tree it joins,
+	// every KeyPackage added, every new leaf of an Update or a commit, and
+	// every external sender. Nil accepts every credential, like
+	// AcceptAllCredentials: a basic credential then proves nothing, so
+	// set it in any real application.
+	CredentialValidator CredentialValidator
+
+	// PSKs looks up pre-shared keys the group does not hold itself:
+	// external PSKs, and resumption PSKs of other groups. The group
+	// answers resumption PSKs of its own current and kept past epochs.
+	// Nil means no such PSK is available.
+	PSKs PSKLookup
+
+	// Now returns the current time, for lifetime checks; nil means
+	// time.Now. Tests set it.
+	Now func() time.Time
+}
+
+// resolved returns a copy of c with the defaults filled in; c may be nil.
+func (c *Config) resolved() Config {
+	var r Config
+	if c != nil {
+		r = *c
+	}
+	switch {
+	case r.PaddingBlock == 0:
+		r.PaddingBlock = DefaultPaddingBlock
+	case r.PaddingBlock < 0:
+		r.PaddingBlock = 0
+	}
+	switch {
+	case r.MaxPastEpochs == 0:
+		r.MaxPastEpochs = DefaultMaxPastEpochs
+	case r.MaxPastEpochs < 0:
+		r.MaxPastEpochs = 0
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	if r.CredentialValidator == nil {
+		r.CredentialValidator = AcceptAllCredentials
+	}
+	return r
+}
+
+// handshakeWireFormat returns the wire format of the proposals and commits
+// the group sends.
+func (c *Config) handshakeWireFormat() WireFormat {
+	if c.PublicHandshake {
+		return WireFormatPublicMessage
+	}
+	return WireFormatPrivateMessage
+}
+
+// keyPackagePolicy returns the policy for KeyPackages: those this client
+// adds (own) are always checked for lifetime, received ones only when
+// CheckLifetimes is set. Credentials are checked separately, with the
+// group's context.
+func (c *Config) keyPackagePolicy(own bool) *ValidationPolicy {
+	return &ValidationPolicy{
+		Now:               c.Now,
+		SkipLifetimeCheck: !own && !c.CheckLifetimes,
+		MaxLifetime:       c.MaxLifetime,
+	}
+}

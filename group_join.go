@@ -1,0 +1,162 @@
+package mls
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/arbormls/mls/ciphersuite"
+)
+
+// ErrTreeHashMismatch reports a ratchet tree whose tree hash is not the
+// GroupContext's: the tree received is not the group's.
+var ErrTreeHashMismatch = errors.New("mls: ratchet tree does not match the group's tree hash")
+
+// JoinOptions are what joining may need beyond the Welcome.
+type JoinOptions struct {
+	// RatchetTree is the group's ratchet tree when the Welcome's GroupInfo
+	// does not carry it (it travelled out of band). It is checked against
+	// the tree hash like an inline one.
+	RatchetTree TreeNodes
+	// PSKs looks up the pre-shared keys the Welcome names, before
+	// Config.PSKs: for example the resumption PSK of the group a ReInit or
+	// branch comes from.
+	PSKs PSKLookup
+}
+
+// Join joins a group with the Welcome welcome sent for kp, one of id's
+// KeyPackages (RFC 9420 section 12.4.3.1): it decrypts the group secrets
+// and the GroupInfo, verifies the GroupInfo's signature with the signer's
+// leaf, validates the whole ratchet tree (every leaf, parent hashes,
+// unmerged leaves, unique keys) and its hash, finds its own leaf, derives
+// the private keys of the path above it from the path secret, runs the key
+// schedule and checks the confirmation tag. cfg and opts may be nil.
+func Join(id *Identity, welcome *MLSMessage, kp *KeyPackageBundle, cfg *Config, opts *JoinOptions) (*Group, error) {
+	if welcome == nil || welcome.WireFormat() != WireFormatWelcome {
+		return nil, errors.New("mls: Join needs a Welcome")
+	}
+	if kp == nil || kp.KeyPackage == nil {
+		return nil, errors.New("mls: Join needs the KeyPackageBundle the Welcome was sent to")
+	}
+	if opts == nil {
+		opts = &JoinOptions{}
+	}
+	g, err := newGroup(id, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s, c := g.suite, &g.cfg
+	if !bytes.Equal(id.SigningKey.PublicKey(), kp.KeyPackage.LeafNode.SignatureKey) {
+		return nil, errors.New("mls: the KeyPackage belongs to another identity")
+	}
+	if s.ID() != kp.KeyPackage.CipherSuite {
+		return nil, fmt.Errorf("mls: identity of suite %v, KeyPackage of suite %v", s.ID(), kp.KeyPackage.CipherSuite)
+	}
+	var tree *RatchetTree
+	signerKey := func(gi *GroupInfo) ([]byte, error) {
+		if tree, err = treeOf(gi, opts.RatchetTree); err != nil {
+			return nil, err
+		}
+		ln := tree.Leaf(gi.Signer)
+		if ln == nil {
+			return nil, fmt.Errorf("%w: GroupInfo signer %d", ErrBlankLeaf, gi.Signer)
+		}
+		return ln.SignatureKey, nil
+	}
+	psks := func(id *PreSharedKeyID) ([]byte, error) {
+		for _, f := range []PSKLookup{opts.PSKs, c.PSKs} {
+			if f != nil {
+				if v, err := f(id); err == nil {
+					return v, nil
+				}
+			}
+		}
+		return nil, errors.New("mls: PSK not available")
+	}
+	ow, err := OpenWelcome(welcome.Welcome, kp.KeyPackage, kp.InitPrivateKey(), psks, signerKey)
+	if err != nil {
+		return nil, err
+	}
+	gi := ow.GroupInfo
+	if err := g.adoptTree(tree, &gi.GroupContext, kp.KeyPackage); err != nil {
+		ow.EpochSecrets.Erase()
+		return nil, err
+	}
+	if err := tree.SetLeafPrivateKey(g.self, kp.EncryptionPrivateKey()); err != nil {
+		ow.EpochSecrets.Erase()
+		return nil, err
+	}
+	if ps := ow.GroupSecrets.PathSecret; ps != nil {
+		err := tree.ImportPathSecret(lowestCommonAncestor(g.self, gi.Signer), ps.PathSecret)
+		clear(ps.PathSecret)
+		if err != nil {
+			ow.EpochSecrets.Erase()
+			return nil, err
+		}
+	}
+	gcBytes, err := gi.GroupContext.MarshalBinary()
+	if err == nil {
+		err = g.installEpoch(&gi.GroupContext, gcBytes, ow.EpochSecrets, ow.InterimTranscriptHash, gi.ConfirmationTag)
+	}
+	if err != nil {
+		ow.EpochSecrets.Erase()
+		return nil, err
+	}
+	return g, nil
+}
+
+// treeOf returns the ratchet tree of a GroupInfo: its ratchet_tree
+// extension, or else nodes given out of band.
+func treeOf(gi *GroupInfo, nodes TreeNodes) (*RatchetTree, error) {
+	s, err := ciphersuite.Lookup(gi.GroupContext.CipherSuite)
+	if err != nil {
+		return nil, err
+	}
+	if ext, ok := gi.Extensions.Find(ExtensionTypeRatchetTree); ok {
+		var inline TreeNodes
+		if err := inline.UnmarshalBinary(ext.ExtensionData); err != nil {
+			return nil, err
+		}
+		nodes = inline
+	}
+	if nodes == nil {
+		return nil, errors.New("mls: no ratchet tree: the GroupInfo carries none and none was given")
+	}
+	return RatchetTreeFromNodes(s, nodes)
+}
+
+// adoptTree checks a ratchet tree received to join the group of gc (RFC
+// 9420 section 12.4.3.1) and makes it the group's: its hash, every node,
+// and the GroupContext extensions, which every member (this client
+// included) must support. When kp is not nil, the client's leaf is the
+// one identical to kp's and becomes g.self.
+func (g *Group) adoptTree(tree *RatchetTree, gc *GroupContext, kp *KeyPackage) error {
+	g.gc = *gc
+	if !bytes.Equal(tree.TreeHash(), gc.TreeHash) {
+		return ErrTreeHashMismatch
+	}
+	if err := checkGroupExtensions(gc.Extensions); err != nil {
+		return err
+	}
+	if err := tree.Validate(gc.GroupID, g.leafOpts(gc.Extensions, CredentialEventJoin, nil, g.cfg.CheckLifetimes)); err != nil {
+		return err
+	}
+	if err := g.checkExternalSenders(gc.Extensions, nil); err != nil {
+		return err
+	}
+	g.tree = tree
+	if kp == nil {
+		return nil
+	}
+	want, err := kp.LeafNode.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	for i := range tree.NumLeaves() {
+		if s := tree.slot(LeafIndex(i)); s != nil && bytes.Equal(s.enc, want) {
+			g.self = LeafIndex(i)
+			return nil
+		}
+	}
+	return errors.New("mls: the ratchet tree has no leaf of this client's KeyPackage")
+}
