@@ -74,6 +74,11 @@ type Group struct {
 	past      []*pastEpoch // oldest first, at most cfg.MaxPastEpochs
 	// reinit is the ReInit proposal of the commit that closed the group.
 	reinit *ReInitProposal
+	// resumeFrom is the group that a group being created by ReInit or
+	// Branch resumes, with the usage of its resumption PSK, allowed in
+	// the first commit only (RFC 9420 section 12.1.4).
+	resumeFrom  *Group
+	resumeUsage ResumptionPSKUsage
 }
 
 // pastEpoch is what a group keeps of an epoch that ended, for
@@ -273,7 +278,7 @@ func (g *Group) advance(tree *RatchetTree, gc *GroupContext, gcBytes []byte, sec
 // trimPast drops past epochs beyond the configured window, erasing their
 // secrets.
 func (g *Group) trimPast() {
-	for len(g.past) > g.cfg.MaxPastEpochs {
+	for len(g.past) > g.cfg.pastEpochs() {
 		p := g.past[0]
 		p.pc.Erase() // and its secret tree
 		clear(p.resumptionPSK)

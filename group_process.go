@@ -186,15 +186,12 @@ func (g *Group) receiveProposal(ac *AuthenticatedContent) (*Received, error) {
 }
 
 // resolveProposals returns the proposals of commit c from committer: those
-// by value, and those by reference from the cache. An unknown reference
-// makes the commit invalid (RFC 9420 erratum 8815).
+// by value (not checked yet), and those by reference from the cache. An
+// unknown reference makes the commit invalid (RFC 9420 erratum 8815).
 func (g *Group) resolveProposals(c *Commit, committer Sender) ([]committedProposal, error) {
 	list := make([]committedProposal, len(c.Proposals))
 	for i, por := range c.Proposals {
 		if por.Proposal != nil {
-			if err := g.checkProposal(por.Proposal, committer, false); err != nil {
-				return nil, err
-			}
 			list[i] = committedProposal{p: por.Proposal, sender: committer}
 			continue
 		}
@@ -226,6 +223,14 @@ func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
 	}
 	if err := g.validateProposalList(list, sender); err != nil {
 		return nil, err
+	}
+	// Proposals by reference were checked when they were received.
+	for _, c := range list {
+		if c.ref == nil {
+			if err := g.checkProposal(c.p, sender, false); err != nil {
+				return nil, err
+			}
+		}
 	}
 	prov, err := g.applyProposals(list)
 	if err != nil {

@@ -236,7 +236,10 @@ func (g *Group) checkKeyPackage(kp *KeyPackage, own bool) error {
 // are only for the first epoch of a new group, and the nonce is Nh bytes.
 func (g *Group) checkPSKProposal(id *PreSharedKeyID) error {
 	if id.PSKType == PSKTypeResumption && id.Usage != ResumptionPSKUsageApplication {
-		return proposalErr(rulePSKUsage, "resumption PSK of usage %v in a proposal", id.Usage)
+		resuming := g.resumeFrom != nil && g.gc.Epoch == 0 && id.Usage == g.resumeUsage && bytes.Equal(id.PSKGroupID, g.resumeFrom.gc.GroupID)
+		if !resuming {
+			return proposalErr(rulePSKUsage, "resumption PSK of usage %v in a proposal", id.Usage)
+		}
 	}
 	if len(id.PSKNonce) != g.suite.HashSize() {
 		return proposalErr(rulePSKNonce, "psk_nonce of %d bytes, want %d", len(id.PSKNonce), g.suite.HashSize())
@@ -664,7 +667,7 @@ func (g *Group) protect(ac *AuthenticatedContent) (*MLSMessage, error) {
 		}
 		return &MLSMessage{PublicMessage: m}, nil
 	}
-	m, err := g.pc.ProtectPrivate(ac, g.cfg.PaddingBlock)
+	m, err := g.pc.ProtectPrivate(ac, g.cfg.padBlock())
 	if err != nil {
 		return nil, err
 	}
@@ -747,9 +750,13 @@ func (g *Group) fillNonce(id *PreSharedKeyID) {
 // epochs, then extra (may be nil), then the configured lookup.
 func (g *Group) lookupPSK(extra PSKLookup) PSKLookup {
 	return func(id *PreSharedKeyID) ([]byte, error) {
-		if id.PSKType == PSKTypeResumption && bytes.Equal(id.PSKGroupID, g.gc.GroupID) {
-			if v, err := g.ResumptionPSK(id.PSKEpoch); err == nil {
-				return v, nil
+		if id.PSKType == PSKTypeResumption {
+			for _, h := range []*Group{g, g.resumeFrom} {
+				if h != nil && bytes.Equal(id.PSKGroupID, h.gc.GroupID) {
+					if v, err := h.ResumptionPSK(id.PSKEpoch); err == nil {
+						return v, nil
+					}
+				}
 			}
 		}
 		for _, f := range []PSKLookup{extra, g.cfg.PSKs} {
