@@ -168,6 +168,12 @@ func (g *Group) Commit(opts CommitOptions) (*PendingCommit, error) {
 	if err != nil {
 		return nil, err
 	}
+	pending := false
+	defer func() {
+		if !pending {
+			erasePrivateKeys(prov.tree, g.tree)
+		}
+	}()
 	commit := &Commit{Proposals: make([]ProposalOrRef, len(list))}
 	for i, c := range list {
 		if c.ref != nil {
@@ -214,7 +220,7 @@ func (g *Group) Commit(opts CommitOptions) (*PendingCommit, error) {
 		return nil, err
 	}
 	next.change = epochChange(prov, next.gc.Epoch, self, g.self)
-	g.pending = pc
+	g.pending, pending = pc, true
 	return pc, nil
 }
 
@@ -462,8 +468,7 @@ func (g *Group) DiscardPendingCommit() error {
 	if g.pending == nil {
 		return ErrNoPendingCommit
 	}
-	g.pending.next.erase()
-	g.pending = nil
+	g.discardPending()
 	return nil
 }
 

@@ -48,7 +48,7 @@ type Received struct {
 	// NewEpoch is what the commit changed (KindCommit).
 	NewEpoch *EpochChange
 	// Own reports the echo of this client's own pending commit, which
-	// Process merged.
+	// Process merged, or of its own proposal, already cached.
 	Own bool
 }
 
@@ -58,8 +58,9 @@ type Received struct {
 // except application messages of the past epochs the Config keeps),
 // unprotects the message, checks that its sender may send it, then:
 // returns application data; validates and caches a proposal; or applies a
-// commit in full (section 12.4.2) and moves to the new epoch. A commit of
-// this client's own that comes back is recognized and merged. Processing
+// commit in full (section 12.4.2) and moves to the new epoch. A commit or
+// proposal of this client's own that comes back is recognized (and the
+// commit merged); its own application messages fail with ErrOwnMessage. Processing
 // another member's commit discards this client's pending commit, which
 // lost. On error the group is unchanged.
 func (g *Group) Process(msg *MLSMessage) (*Received, error) {
@@ -84,14 +85,8 @@ func (g *Group) Process(msg *MLSMessage) (*Received, error) {
 	if !bytes.Equal(groupID, g.gc.GroupID) {
 		return nil, ErrWrongGroup
 	}
-	if g.pending != nil && ct == ContentTypeCommit && epoch == g.gc.Epoch {
-		if enc, err := msg.MarshalBinary(); err == nil && bytes.Equal(enc, g.pending.commitBytes) {
-			change, err := g.MergePendingCommit()
-			if err != nil {
-				return nil, err
-			}
-			return &Received{Kind: KindCommit, Epoch: epoch, Sender: g.ownSender(), Member: g.memberPtr(g.tree, g.self), NewEpoch: change, Own: true}, nil
-		}
+	if r, err := g.processEcho(msg, ct, epoch); r != nil || err != nil {
+		return r, err
 	}
 	if epoch != g.gc.Epoch {
 		if epoch < g.gc.Epoch && ct == ContentTypeApplication && msg.PrivateMessage != nil {
@@ -120,6 +115,36 @@ func (g *Group) Process(msg *MLSMessage) (*Received, error) {
 		return g.receiveProposal(ac)
 	}
 	return g.processCommit(ac)
+}
+
+// processEcho recognizes this client's own pending commit or cached
+// proposal coming back from the Delivery Service: the commit is merged,
+// the proposal reported again. It returns nil for any other message.
+func (g *Group) processEcho(msg *MLSMessage, ct ContentType, epoch uint64) (*Received, error) {
+	if epoch != g.gc.Epoch || ct == ContentTypeApplication || (ct == ContentTypeCommit && g.pending == nil) {
+		return nil, nil
+	}
+	enc, err := msg.MarshalBinary()
+	if err != nil {
+		return nil, nil
+	}
+	r := &Received{Epoch: epoch, Sender: g.ownSender(), Member: g.memberPtr(g.tree, g.self), Own: true}
+	if ct == ContentTypeCommit {
+		if !bytes.Equal(enc, g.pending.commitBytes) {
+			return nil, nil
+		}
+		if r.NewEpoch, err = g.MergePendingCommit(); err != nil {
+			return nil, err
+		}
+		r.Kind = KindCommit
+		return r, nil
+	}
+	p := g.proposals.ownEcho(enc)
+	if p == nil {
+		return nil, nil
+	}
+	r.Kind, r.Proposal, r.ProposalRef = KindProposal, p.proposal, bytes.Clone(p.ref)
+	return r, nil
 }
 
 // unprotect unprotects a handshake message of the current epoch.
@@ -236,6 +261,12 @@ func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
 	if err != nil {
 		return nil, err
 	}
+	merged := false
+	defer func() {
+		if !merged {
+			erasePrivateKeys(prov.tree, g.tree)
+		}
+	}()
 	if (external || pathRequired(list)) && commit.Path == nil {
 		return nil, commitErr(rulePathRequired, "commit without the path its proposals require")
 	}
@@ -295,6 +326,7 @@ func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
 	if err := g.advance(next.tree, &next.gc, next.gcBytes, next.secrets, next.interim, next.tag); err != nil {
 		return nil, err
 	}
+	merged = true
 	if prov.reinit != nil {
 		g.state, g.reinit = stateReInit, prov.reinit
 	}
@@ -335,12 +367,16 @@ func (g *Group) externalInitSecret(ei *ExternalInitProposal) ([]byte, error) {
 func (g *Group) discardPending() {
 	if g.pending != nil {
 		g.pending.next.erase()
+		erasePrivateKeys(g.pending.next.tree, g.tree)
 		g.pending = nil
 	}
 }
 
 // Send encrypts application data for the group as a PrivateMessage (RFC
-// 9420 section 6.3), always encrypted whatever the handshake policy.
+// 9420 section 6.3), always encrypted whatever the handshake policy. It
+// fails with ErrUncommittedProposals while proposals are cached in the
+// epoch: a member must commit them first (section 12.4), so that, for
+// example, a member whose removal was proposed does not receive it.
 func (g *Group) Send(data []byte) (*MLSMessage, error) {
 	return g.SendWithAuthenticatedData(data, nil)
 }
@@ -350,6 +386,9 @@ func (g *Group) Send(data []byte) (*MLSMessage, error) {
 func (g *Group) SendWithAuthenticatedData(data, aad []byte) (*MLSMessage, error) {
 	if err := g.checkActive(); err != nil {
 		return nil, err
+	}
+	if len(g.proposals.list) > 0 {
+		return nil, ErrUncommittedProposals
 	}
 	if data == nil {
 		data = []byte{}

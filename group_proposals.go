@@ -94,6 +94,9 @@ type cachedProposal struct {
 	// updatePriv is the private key of the leaf of this client's own
 	// Update proposal, needed if a commit applies it.
 	updatePriv []byte
+	// sent is the encoding of the message of this client's own proposal,
+	// to recognize it when the Delivery Service echoes it.
+	sent []byte
 }
 
 // proposalCache holds the proposals of an epoch in arrival order.
@@ -114,6 +117,23 @@ func (c *proposalCache) add(p *cachedProposal) {
 	}
 	c.list = append(c.list, p)
 	c.byRef[string(p.ref)] = p
+}
+
+// erase zeroes the private keys of this client's own cached Updates.
+func (c *proposalCache) erase() {
+	for _, p := range c.list {
+		clear(p.updatePriv)
+	}
+}
+
+// ownEcho returns this client's own cached proposal whose message is enc.
+func (c *proposalCache) ownEcho(enc []byte) *cachedProposal {
+	for _, p := range c.list {
+		if p.sent != nil && bytes.Equal(p.sent, enc) {
+			return p
+		}
+	}
+	return nil
 }
 
 // PendingProposal is a proposal cached in the current epoch: the next
@@ -654,7 +674,11 @@ func (g *Group) propose(p *Proposal, updatePriv []byte) (*MLSMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.proposals.add(&cachedProposal{ref: g.suite.MakeProposalRef(enc), proposal: p, sender: g.ownSender(), updatePriv: updatePriv})
+	sent, err := msg.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	g.proposals.add(&cachedProposal{ref: g.suite.MakeProposalRef(enc), proposal: p, sender: g.ownSender(), updatePriv: updatePriv, sent: sent})
 	return msg, nil
 }
 
