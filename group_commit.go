@@ -345,10 +345,18 @@ func (g *Group) proposalsByValue(opts *CommitOptions) ([]committedProposal, erro
 	self := g.ownSender()
 	out := make([]committedProposal, len(ps))
 	for i, p := range ps {
+		out[i] = committedProposal{p: p, sender: self}
+	}
+	// KeyPackages, two signatures each, are checked on all cores; the
+	// other proposals read the tree's lazily built census, one by one.
+	err := forEachParallel(len(opts.Add), parallelSealMin, func(i int) error { return g.checkProposal(ps[i], self, true) })
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps[len(opts.Add):] {
 		if err := g.checkProposal(p, self, true); err != nil {
 			return nil, err
 		}
-		out[i] = committedProposal{p: p, sender: self}
 	}
 	return out, nil
 }

@@ -577,9 +577,9 @@ func (g *Group) applyProposals(list []committedProposal) (*provisional, error) {
 		if a == nil {
 			continue
 		}
-		// The credential and lifetime were checked with the KeyPackage;
-		// here the leaf meets the tree it enters.
-		if err := t.ValidateLeafNode(&a.KeyPackage.LeafNode, LeafNodeSourceKeyPackage, gid, t.leftmostBlankLeaf(), g.leafOpts(p.extensions, 0, nil, false)); err != nil {
+		// The signature, credential and lifetime were checked with the
+		// KeyPackage; here the leaf meets the tree it enters.
+		if err := g.checkAddedLeaf(t, &a.KeyPackage.LeafNode, p.extensions); err != nil {
 			return nil, err
 		}
 		i, err := t.AddLeaf(&a.KeyPackage.LeafNode)
@@ -602,6 +602,19 @@ func (g *Group) applyProposals(list []committedProposal) (*provisional, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkAddedLeaf checks the leaf of a KeyPackage being added against the
+// tree t it enters, with the group's extensions exts: ValidateLeafNode's
+// checks but the signature, which KeyPackage validation verified (a
+// key_package leaf signs neither the group nor its position).
+func (g *Group) checkAddedLeaf(t *RatchetTree, ln *LeafNode, exts Extensions) error {
+	opts := g.leafOpts(exts, 0, nil, false)
+	slot, gc, err := prepareLeaf(ln, opts)
+	if err != nil {
+		return err
+	}
+	return t.checkLeafFields(slot, LeafNodeSourceKeyPackage, false, t.leftmostBlankLeaf(), opts, gc, t.getCensus())
 }
 
 // checkSupport checks the rules of RFC 9420 section 12.2 that need the
