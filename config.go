@@ -89,17 +89,13 @@ func (c *Config) resolved() Config {
 	if c != nil {
 		r = *c
 	}
-	switch {
-	case r.PaddingBlock == 0:
+	// Negative values stay as they are, so that resolving is idempotent:
+	// see padBlock and pastEpochs.
+	if r.PaddingBlock == 0 {
 		r.PaddingBlock = DefaultPaddingBlock
-	case r.PaddingBlock < 0:
-		r.PaddingBlock = 0
 	}
-	switch {
-	case r.MaxPastEpochs == 0:
+	if r.MaxPastEpochs == 0 {
 		r.MaxPastEpochs = DefaultMaxPastEpochs
-	case r.MaxPastEpochs < 0:
-		r.MaxPastEpochs = 0
 	}
 	if r.Now == nil {
 		r.Now = time.Now
@@ -109,6 +105,12 @@ func (c *Config) resolved() Config {
 	}
 	return r
 }
+
+// padBlock returns the padding block size of a resolved Config.
+func (c *Config) padBlock() int { return max(c.PaddingBlock, 0) }
+
+// pastEpochs returns how many past epochs a resolved Config keeps.
+func (c *Config) pastEpochs() int { return max(c.MaxPastEpochs, 0) }
 
 // handshakeWireFormat returns the wire format of the proposals and commits
 // the group sends.

@@ -27,6 +27,10 @@ var (
 	// ErrNotMember reports a message whose sender is not a member of the
 	// group in the epoch it was sent in (a blank or out-of-range leaf).
 	ErrNotMember = errors.New("mls: sender is not a member")
+	// ErrUncommittedProposals reports an application message that this
+	// client may not send before it commits (or discards) the proposals
+	// received in the epoch (RFC 9420 section 12.4).
+	ErrUncommittedProposals = errors.New("mls: proposals of the epoch must be committed before sending application data")
 	// ErrOwnMessage reports a message this client sent itself, other than
 	// the echo of its pending commit: its keys are already consumed.
 	ErrOwnMessage = errors.New("mls: message sent by this client")
@@ -74,6 +78,11 @@ type Group struct {
 	past      []*pastEpoch // oldest first, at most cfg.MaxPastEpochs
 	// reinit is the ReInit proposal of the commit that closed the group.
 	reinit *ReInitProposal
+	// resumeFrom is the group that a group being created by ReInit or
+	// Branch resumes, with the usage of its resumption PSK, allowed in
+	// the first commit only (RFC 9420 section 12.1.4).
+	resumeFrom  *Group
+	resumeUsage ResumptionPSKUsage
 }
 
 // pastEpoch is what a group keeps of an epoch that ended, for
@@ -259,6 +268,7 @@ func (g *Group) advance(tree *RatchetTree, gc *GroupContext, gcBytes []byte, sec
 		g.tree = oldTree
 		return err
 	}
+	erasePrivateKeys(oldTree, tree)
 	// Of the old epoch only what late messages (the protection context,
 	// which holds copies of its secrets) and resumption need is kept; the
 	// init_secret is consumed by the new epoch (section 9.2).
@@ -266,6 +276,7 @@ func (g *Group) advance(tree *RatchetTree, gc *GroupContext, gcBytes []byte, sec
 	oldSecrets.Erase()
 	g.past = append(g.past, old)
 	g.trimPast()
+	g.proposals.erase()
 	g.proposals = newProposalCache()
 	return nil
 }
@@ -273,11 +284,42 @@ func (g *Group) advance(tree *RatchetTree, gc *GroupContext, gcBytes []byte, sec
 // trimPast drops past epochs beyond the configured window, erasing their
 // secrets.
 func (g *Group) trimPast() {
-	for len(g.past) > g.cfg.MaxPastEpochs {
+	for len(g.past) > g.cfg.pastEpochs() {
 		p := g.past[0]
 		p.pc.Erase() // and its secret tree
 		clear(p.resumptionPSK)
 		g.past = g.past[1:]
+	}
+}
+
+// erasePrivateKeys zeroes the private keys that the discarded tree old
+// holds and kept does not (RFC 9420 section 9.2): keys of nodes that a
+// commit replaced, or of a commit that will not be merged. Clones share
+// key slices, so a key is kept when kept holds the same slice.
+func erasePrivateKeys(old, kept *RatchetTree) {
+	if old.priv == nil {
+		return
+	}
+	keep := make(map[*byte]bool)
+	mark := func(k []byte) {
+		if len(k) > 0 {
+			keep[&k[0]] = true
+		}
+	}
+	drop := func(k []byte) {
+		if len(k) > 0 && !keep[&k[0]] {
+			clear(k)
+		}
+	}
+	if kept.priv != nil {
+		mark(kept.priv.leaf)
+		for _, k := range kept.priv.nodes {
+			mark(k)
+		}
+	}
+	drop(old.priv.leaf)
+	for _, k := range old.priv.nodes {
+		drop(k)
 	}
 }
 

@@ -168,6 +168,12 @@ func (g *Group) Commit(opts CommitOptions) (*PendingCommit, error) {
 	if err != nil {
 		return nil, err
 	}
+	pending := false
+	defer func() {
+		if !pending {
+			erasePrivateKeys(prov.tree, g.tree)
+		}
+	}()
 	commit := &Commit{Proposals: make([]ProposalOrRef, len(list))}
 	for i, c := range list {
 		if c.ref != nil {
@@ -214,7 +220,7 @@ func (g *Group) Commit(opts CommitOptions) (*PendingCommit, error) {
 		return nil, err
 	}
 	next.change = epochChange(prov, next.gc.Epoch, self, g.self)
-	g.pending = pc
+	g.pending, pending = pc, true
 	return pc, nil
 }
 
@@ -339,10 +345,18 @@ func (g *Group) proposalsByValue(opts *CommitOptions) ([]committedProposal, erro
 	self := g.ownSender()
 	out := make([]committedProposal, len(ps))
 	for i, p := range ps {
+		out[i] = committedProposal{p: p, sender: self}
+	}
+	// KeyPackages, two signatures each, are checked on all cores; the
+	// other proposals read the tree's lazily built census, one by one.
+	err := forEachParallel(len(opts.Add), parallelSealMin, func(i int) error { return g.checkProposal(ps[i], self, true) })
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps[len(opts.Add):] {
 		if err := g.checkProposal(p, self, true); err != nil {
 			return nil, err
 		}
-		out[i] = committedProposal{p: p, sender: self}
 	}
 	return out, nil
 }
@@ -462,8 +476,7 @@ func (g *Group) DiscardPendingCommit() error {
 	if g.pending == nil {
 		return ErrNoPendingCommit
 	}
-	g.pending.next.erase()
-	g.pending = nil
+	g.discardPending()
 	return nil
 }
 

@@ -19,9 +19,13 @@ type JoinOptions struct {
 	// the tree hash like an inline one.
 	RatchetTree TreeNodes
 	// PSKs looks up the pre-shared keys the Welcome names, before
-	// Config.PSKs: for example the resumption PSK of the group a ReInit or
-	// branch comes from.
+	// Config.PSKs.
 	PSKs PSKLookup
+	// PreviousGroup is this client's copy of the group that the group
+	// joined resumes, by ReInit or branch: it provides the resumption PSK
+	// and is checked against the new group (RFC 9420 section 12.4.3.1).
+	// A Welcome with a reinit or branch PSK needs it.
+	PreviousGroup *Group
 }
 
 // Join joins a group with the Welcome welcome sent for kp, one of id's
@@ -63,8 +67,17 @@ func Join(id *Identity, welcome *MLSMessage, kp *KeyPackageBundle, cfg *Config, 
 		}
 		return ln.SignatureKey, nil
 	}
+	var prevPSK PSKLookup
+	if prev := opts.PreviousGroup; prev != nil {
+		prevPSK = func(id *PreSharedKeyID) ([]byte, error) {
+			if id.PSKType != PSKTypeResumption || !bytes.Equal(id.PSKGroupID, prev.gc.GroupID) {
+				return nil, errors.New("mls: not a PSK of the previous group")
+			}
+			return prev.ResumptionPSK(id.PSKEpoch)
+		}
+	}
 	psks := func(id *PreSharedKeyID) ([]byte, error) {
-		for _, f := range []PSKLookup{opts.PSKs, c.PSKs} {
+		for _, f := range []PSKLookup{prevPSK, opts.PSKs, c.PSKs} {
 			if f != nil {
 				if v, err := f(id); err == nil {
 					return v, nil
@@ -93,6 +106,10 @@ func Join(id *Identity, welcome *MLSMessage, kp *KeyPackageBundle, cfg *Config, 
 			ow.EpochSecrets.Erase()
 			return nil, err
 		}
+	}
+	if err := g.checkResumption(ow.GroupSecrets.PSKs, opts.PreviousGroup); err != nil {
+		ow.EpochSecrets.Erase()
+		return nil, err
 	}
 	gcBytes, err := gi.GroupContext.MarshalBinary()
 	if err == nil {

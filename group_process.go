@@ -48,7 +48,7 @@ type Received struct {
 	// NewEpoch is what the commit changed (KindCommit).
 	NewEpoch *EpochChange
 	// Own reports the echo of this client's own pending commit, which
-	// Process merged.
+	// Process merged, or of its own proposal, already cached.
 	Own bool
 }
 
@@ -58,8 +58,9 @@ type Received struct {
 // except application messages of the past epochs the Config keeps),
 // unprotects the message, checks that its sender may send it, then:
 // returns application data; validates and caches a proposal; or applies a
-// commit in full (section 12.4.2) and moves to the new epoch. A commit of
-// this client's own that comes back is recognized and merged. Processing
+// commit in full (section 12.4.2) and moves to the new epoch. A commit or
+// proposal of this client's own that comes back is recognized (and the
+// commit merged); its own application messages fail with ErrOwnMessage. Processing
 // another member's commit discards this client's pending commit, which
 // lost. On error the group is unchanged.
 func (g *Group) Process(msg *MLSMessage) (*Received, error) {
@@ -84,14 +85,8 @@ func (g *Group) Process(msg *MLSMessage) (*Received, error) {
 	if !bytes.Equal(groupID, g.gc.GroupID) {
 		return nil, ErrWrongGroup
 	}
-	if g.pending != nil && ct == ContentTypeCommit && epoch == g.gc.Epoch {
-		if enc, err := msg.MarshalBinary(); err == nil && bytes.Equal(enc, g.pending.commitBytes) {
-			change, err := g.MergePendingCommit()
-			if err != nil {
-				return nil, err
-			}
-			return &Received{Kind: KindCommit, Epoch: epoch, Sender: g.ownSender(), Member: g.memberPtr(g.tree, g.self), NewEpoch: change, Own: true}, nil
-		}
+	if r, err := g.processEcho(msg, ct, epoch); r != nil || err != nil {
+		return r, err
 	}
 	if epoch != g.gc.Epoch {
 		if epoch < g.gc.Epoch && ct == ContentTypeApplication && msg.PrivateMessage != nil {
@@ -120,6 +115,36 @@ func (g *Group) Process(msg *MLSMessage) (*Received, error) {
 		return g.receiveProposal(ac)
 	}
 	return g.processCommit(ac)
+}
+
+// processEcho recognizes this client's own pending commit or cached
+// proposal coming back from the Delivery Service: the commit is merged,
+// the proposal reported again. It returns nil for any other message.
+func (g *Group) processEcho(msg *MLSMessage, ct ContentType, epoch uint64) (*Received, error) {
+	if epoch != g.gc.Epoch || ct == ContentTypeApplication || (ct == ContentTypeCommit && g.pending == nil) {
+		return nil, nil
+	}
+	enc, err := msg.MarshalBinary()
+	if err != nil {
+		return nil, nil
+	}
+	r := &Received{Epoch: epoch, Sender: g.ownSender(), Member: g.memberPtr(g.tree, g.self), Own: true}
+	if ct == ContentTypeCommit {
+		if !bytes.Equal(enc, g.pending.commitBytes) {
+			return nil, nil
+		}
+		if r.NewEpoch, err = g.MergePendingCommit(); err != nil {
+			return nil, err
+		}
+		r.Kind = KindCommit
+		return r, nil
+	}
+	p := g.proposals.ownEcho(enc)
+	if p == nil {
+		return nil, nil
+	}
+	r.Kind, r.Proposal, r.ProposalRef = KindProposal, p.proposal, bytes.Clone(p.ref)
+	return r, nil
 }
 
 // unprotect unprotects a handshake message of the current epoch.
@@ -186,15 +211,12 @@ func (g *Group) receiveProposal(ac *AuthenticatedContent) (*Received, error) {
 }
 
 // resolveProposals returns the proposals of commit c from committer: those
-// by value, and those by reference from the cache. An unknown reference
-// makes the commit invalid (RFC 9420 erratum 8815).
+// by value (not checked yet), and those by reference from the cache. An
+// unknown reference makes the commit invalid (RFC 9420 erratum 8815).
 func (g *Group) resolveProposals(c *Commit, committer Sender) ([]committedProposal, error) {
 	list := make([]committedProposal, len(c.Proposals))
 	for i, por := range c.Proposals {
 		if por.Proposal != nil {
-			if err := g.checkProposal(por.Proposal, committer, false); err != nil {
-				return nil, err
-			}
 			list[i] = committedProposal{p: por.Proposal, sender: committer}
 			continue
 		}
@@ -227,10 +249,24 @@ func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
 	if err := g.validateProposalList(list, sender); err != nil {
 		return nil, err
 	}
+	// Proposals by reference were checked when they were received.
+	for _, c := range list {
+		if c.ref == nil {
+			if err := g.checkProposal(c.p, sender, false); err != nil {
+				return nil, err
+			}
+		}
+	}
 	prov, err := g.applyProposals(list)
 	if err != nil {
 		return nil, err
 	}
+	merged := false
+	defer func() {
+		if !merged {
+			erasePrivateKeys(prov.tree, g.tree)
+		}
+	}()
 	if (external || pathRequired(list)) && commit.Path == nil {
 		return nil, commitErr(rulePathRequired, "commit without the path its proposals require")
 	}
@@ -290,6 +326,7 @@ func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
 	if err := g.advance(next.tree, &next.gc, next.gcBytes, next.secrets, next.interim, next.tag); err != nil {
 		return nil, err
 	}
+	merged = true
 	if prov.reinit != nil {
 		g.state, g.reinit = stateReInit, prov.reinit
 	}
@@ -330,12 +367,16 @@ func (g *Group) externalInitSecret(ei *ExternalInitProposal) ([]byte, error) {
 func (g *Group) discardPending() {
 	if g.pending != nil {
 		g.pending.next.erase()
+		erasePrivateKeys(g.pending.next.tree, g.tree)
 		g.pending = nil
 	}
 }
 
 // Send encrypts application data for the group as a PrivateMessage (RFC
-// 9420 section 6.3), always encrypted whatever the handshake policy.
+// 9420 section 6.3), always encrypted whatever the handshake policy. It
+// fails with ErrUncommittedProposals while proposals are cached in the
+// epoch: a member must commit them first (section 12.4), so that, for
+// example, a member whose removal was proposed does not receive it.
 func (g *Group) Send(data []byte) (*MLSMessage, error) {
 	return g.SendWithAuthenticatedData(data, nil)
 }
@@ -345,6 +386,9 @@ func (g *Group) Send(data []byte) (*MLSMessage, error) {
 func (g *Group) SendWithAuthenticatedData(data, aad []byte) (*MLSMessage, error) {
 	if err := g.checkActive(); err != nil {
 		return nil, err
+	}
+	if len(g.proposals.list) > 0 {
+		return nil, ErrUncommittedProposals
 	}
 	if data == nil {
 		data = []byte{}

@@ -94,6 +94,9 @@ type cachedProposal struct {
 	// updatePriv is the private key of the leaf of this client's own
 	// Update proposal, needed if a commit applies it.
 	updatePriv []byte
+	// sent is the encoding of the message of this client's own proposal,
+	// to recognize it when the Delivery Service echoes it.
+	sent []byte
 }
 
 // proposalCache holds the proposals of an epoch in arrival order.
@@ -114,6 +117,23 @@ func (c *proposalCache) add(p *cachedProposal) {
 	}
 	c.list = append(c.list, p)
 	c.byRef[string(p.ref)] = p
+}
+
+// erase zeroes the private keys of this client's own cached Updates.
+func (c *proposalCache) erase() {
+	for _, p := range c.list {
+		clear(p.updatePriv)
+	}
+}
+
+// ownEcho returns this client's own cached proposal whose message is enc.
+func (c *proposalCache) ownEcho(enc []byte) *cachedProposal {
+	for _, p := range c.list {
+		if p.sent != nil && bytes.Equal(p.sent, enc) {
+			return p
+		}
+	}
+	return nil
 }
 
 // PendingProposal is a proposal cached in the current epoch: the next
@@ -236,7 +256,10 @@ func (g *Group) checkKeyPackage(kp *KeyPackage, own bool) error {
 // are only for the first epoch of a new group, and the nonce is Nh bytes.
 func (g *Group) checkPSKProposal(id *PreSharedKeyID) error {
 	if id.PSKType == PSKTypeResumption && id.Usage != ResumptionPSKUsageApplication {
-		return proposalErr(rulePSKUsage, "resumption PSK of usage %v in a proposal", id.Usage)
+		resuming := g.resumeFrom != nil && g.gc.Epoch == 0 && id.Usage == g.resumeUsage && bytes.Equal(id.PSKGroupID, g.resumeFrom.gc.GroupID)
+		if !resuming {
+			return proposalErr(rulePSKUsage, "resumption PSK of usage %v in a proposal", id.Usage)
+		}
 	}
 	if len(id.PSKNonce) != g.suite.HashSize() {
 		return proposalErr(rulePSKNonce, "psk_nonce of %d bytes, want %d", len(id.PSKNonce), g.suite.HashSize())
@@ -554,9 +577,9 @@ func (g *Group) applyProposals(list []committedProposal) (*provisional, error) {
 		if a == nil {
 			continue
 		}
-		// The credential and lifetime were checked with the KeyPackage;
-		// here the leaf meets the tree it enters.
-		if err := t.ValidateLeafNode(&a.KeyPackage.LeafNode, LeafNodeSourceKeyPackage, gid, t.leftmostBlankLeaf(), g.leafOpts(p.extensions, 0, nil, false)); err != nil {
+		// The signature, credential and lifetime were checked with the
+		// KeyPackage; here the leaf meets the tree it enters.
+		if err := g.checkAddedLeaf(t, &a.KeyPackage.LeafNode, p.extensions); err != nil {
 			return nil, err
 		}
 		i, err := t.AddLeaf(&a.KeyPackage.LeafNode)
@@ -579,6 +602,19 @@ func (g *Group) applyProposals(list []committedProposal) (*provisional, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkAddedLeaf checks the leaf of a KeyPackage being added against the
+// tree t it enters, with the group's extensions exts: ValidateLeafNode's
+// checks but the signature, which KeyPackage validation verified (a
+// key_package leaf signs neither the group nor its position).
+func (g *Group) checkAddedLeaf(t *RatchetTree, ln *LeafNode, exts Extensions) error {
+	opts := g.leafOpts(exts, 0, nil, false)
+	slot, gc, err := prepareLeaf(ln, opts)
+	if err != nil {
+		return err
+	}
+	return t.checkLeafFields(slot, LeafNodeSourceKeyPackage, false, t.leftmostBlankLeaf(), opts, gc, t.getCensus())
 }
 
 // checkSupport checks the rules of RFC 9420 section 12.2 that need the
@@ -651,7 +687,11 @@ func (g *Group) propose(p *Proposal, updatePriv []byte) (*MLSMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.proposals.add(&cachedProposal{ref: g.suite.MakeProposalRef(enc), proposal: p, sender: g.ownSender(), updatePriv: updatePriv})
+	sent, err := msg.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	g.proposals.add(&cachedProposal{ref: g.suite.MakeProposalRef(enc), proposal: p, sender: g.ownSender(), updatePriv: updatePriv, sent: sent})
 	return msg, nil
 }
 
@@ -664,7 +704,7 @@ func (g *Group) protect(ac *AuthenticatedContent) (*MLSMessage, error) {
 		}
 		return &MLSMessage{PublicMessage: m}, nil
 	}
-	m, err := g.pc.ProtectPrivate(ac, g.cfg.PaddingBlock)
+	m, err := g.pc.ProtectPrivate(ac, g.cfg.padBlock())
 	if err != nil {
 		return nil, err
 	}
@@ -747,9 +787,13 @@ func (g *Group) fillNonce(id *PreSharedKeyID) {
 // epochs, then extra (may be nil), then the configured lookup.
 func (g *Group) lookupPSK(extra PSKLookup) PSKLookup {
 	return func(id *PreSharedKeyID) ([]byte, error) {
-		if id.PSKType == PSKTypeResumption && bytes.Equal(id.PSKGroupID, g.gc.GroupID) {
-			if v, err := g.ResumptionPSK(id.PSKEpoch); err == nil {
-				return v, nil
+		if id.PSKType == PSKTypeResumption {
+			for _, h := range []*Group{g, g.resumeFrom} {
+				if h != nil && bytes.Equal(id.PSKGroupID, h.gc.GroupID) {
+					if v, err := h.ResumptionPSK(id.PSKEpoch); err == nil {
+						return v, nil
+					}
+				}
 			}
 		}
 		for _, f := range []PSKLookup{extra, g.cfg.PSKs} {

@@ -358,3 +358,52 @@ func TestGroupLateApplicationMessage(t *testing.T) {
 		t.Fatalf("message beyond the window: %v", err)
 	}
 }
+
+func TestSendNeedsCommittedProposals(t *testing.T) {
+	tg := newTestGroup(t, groupSuite, nil, "alice")
+	tg.add("alice", "bob")
+	msg, err := tg.members["bob"].ProposeUpdate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg.broadcast("bob", msg)
+	for _, name := range tg.order {
+		if _, err := tg.members[name].Send([]byte("x")); !errors.Is(err, ErrUncommittedProposals) {
+			t.Fatalf("%s sends with a proposal pending: %v", name, err)
+		}
+	}
+	// Alice drops the proposal (her policy): she may send again.
+	alice := tg.members["alice"]
+	if !alice.DiscardProposal(alice.PendingProposals()[0].Ref) {
+		t.Fatal("proposal not discarded")
+	}
+	if _, err := alice.Send([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOwnProposalEcho(t *testing.T) {
+	tg := newTestGroup(t, groupSuite, nil, "alice")
+	tg.add("alice", "bob")
+	alice := tg.members["alice"]
+	msg, err := alice.ProposeUpdate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := alice.Process(cloneMessage(t, msg))
+	if err != nil || !r.Own || r.Kind != KindProposal || r.Proposal.Update == nil {
+		t.Fatalf("echo of own proposal: %v %+v", err, r)
+	}
+	if n := len(alice.PendingProposals()); n != 1 {
+		t.Fatalf("%d proposals cached", n)
+	}
+	tg.broadcast("alice", msg)
+	tg.commit("bob", CommitOptions{}, nil)
+	app, err := alice.Send([]byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Process(app); !errors.Is(err, ErrOwnMessage) {
+		t.Fatalf("own application message: %v", err)
+	}
+}

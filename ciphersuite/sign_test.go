@@ -65,7 +65,7 @@ func TestSignVerify(t *testing.T) {
 				t.Errorf("%s: %v, want ErrVerification", what, err)
 			}
 		}
-		for i, pub := range badSignaturePublicKeys(k.PublicKey()) {
+		for i, pub := range badSignaturePublicKeys(s, k.PublicKey()) {
 			err := s.VerifyWithLabel(pub, "LeafNodeTBS", content, sig)
 			if err == nil || errors.Is(err, ciphersuite.ErrVerification) {
 				t.Errorf("malformed public key %d: %v, want a malformed-key error", i, err)
@@ -83,9 +83,13 @@ func TestSignVerify(t *testing.T) {
 
 // badSignaturePublicKeys returns encodings that are not public keys: wrong
 // lengths and, for ECDSA, points off the curve or not uncompressed.
-func badSignaturePublicKeys(pub []byte) [][]byte {
+func badSignaturePublicKeys(s *ciphersuite.Suite, pub []byte) [][]byte {
 	bad := [][]byte{nil, pub[:len(pub)-1], append(append([]byte(nil), pub...), 0)}
-	if pub[0] == 4 && len(pub)%2 == 1 { // an uncompressed SEC1 point
+	// Decide by the scheme, not by the key's bytes: an Ed448 key (57 bytes)
+	// starts with 0x04 one time in 256.
+	switch s.Spec().Signature {
+	case ciphersuite.SignatureECDSAP256SHA256, ciphersuite.SignatureECDSAP384SHA384, ciphersuite.SignatureECDSAP521SHA512:
+		// An uncompressed SEC1 point.
 		off := append([]byte(nil), pub...)
 		off[len(off)-1] ^= 1
 		compressed := append([]byte{2 + pub[len(pub)-1]&1}, pub[1:1+len(pub)/2]...)
