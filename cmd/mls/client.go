@@ -498,7 +498,7 @@ func cmdGroupExternalJoin(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	g, commit, err := joinExternal(gi, id, cl.config(), tree)
+	g, commit, err := mls.JoinExternal(gi, id, cl.config(), &mls.ExternalJoinOptions{RatchetTree: tree})
 	if err != nil {
 		return err
 	}

@@ -107,6 +107,7 @@ type changeRep struct {
 
 type processRep struct {
 	Kind           string     `json:"kind"`
+	Sender         string     `json:"sender"`
 	Epoch          uint64     `json:"epoch"`
 	SenderLeaf     *uint32    `json:"sender_leaf"`
 	SenderIdentity string     `json:"sender_identity"`
@@ -338,25 +339,27 @@ func TestScenario(t *testing.T) {
 	w.recv("alice", gid, "m3", "hi, I am dave")
 	w.recv("carol", gid, "m3", "hi, I am dave")
 
-	// A GroupInfo for external joins.
-	ok(t, "group", "info", "--state", w.state("carol"), "--group", gid, "--out", w.file("gi"))
-	if externalJoinSupported {
-		var ej groupRep
-		okJSON(t, &ej, "group", "external-join", "--state", w.state("erin"), "--group-info", w.file("gi"), "--commit-out", w.file("c6"))
-		if ej.GroupID != gid || ej.Epoch != 6 {
-			t.Fatalf("external join %+v", ej)
-		}
-		for _, n := range []string{"alice", "carol", "dave"} {
-			if r := w.process(n, gid, "c6"); r.NewEpoch == nil || identities(r.NewEpoch.Added) != "3:erin" {
-				t.Fatalf("%s processed %+v", n, r)
-			}
-		}
-		w.agree(gid, "alice", "carol", "dave", "erin")
-		w.send("erin", gid, "hello from outside", "m4")
-		w.recv("alice", gid, "m4", "hello from outside")
-	} else {
-		fails(t, "not supported yet", "group", "external-join", "--state", w.state("erin"), "--group-info", w.file("gi"), "--commit-out", w.file("c6"))
+	// Erin joins by external commit, from a GroupInfo whose tree travels
+	// apart.
+	ok(t, "group", "info", "--state", w.state("carol"), "--group", gid, "--out", w.file("gi-bare"), "--tree-out", w.file("tree6"))
+	fails(t, "no ratchet tree", "group", "external-join", "--state", w.state("erin"), "--group-info", w.file("gi-bare"), "--commit-out", w.file("c6"))
+	var ej groupRep
+	okJSON(t, &ej, "group", "external-join", "--state", w.state("erin"), "--group-info", w.file("gi-bare"), "--tree", w.file("tree6"), "--commit-out", w.file("c6"))
+	if ej.GroupID != gid || ej.Epoch != 6 || ej.OwnLeaf != 3 {
+		t.Fatalf("external join %+v", ej)
 	}
+	for _, n := range []string{"alice", "carol", "dave"} {
+		r := w.process(n, gid, "c6")
+		if r.NewEpoch == nil || identities(r.NewEpoch.Added) != "3:erin" || r.Sender != "new_member_commit" {
+			t.Fatalf("%s processed %+v", n, r)
+		}
+	}
+	w.agree(gid, "alice", "carol", "dave", "erin")
+	w.send("erin", gid, "hello from outside", "m4")
+	w.recv("alice", gid, "m4", "hello from outside")
+	w.recv("dave", gid, "m4", "hello from outside")
+	// A GroupInfo with the tree inline, for inspect.
+	ok(t, "group", "info", "--state", w.state("erin"), "--group", gid, "--out", w.file("gi"))
 
 	t.Run("inspect", func(t *testing.T) { testInspect(t, w, gid) })
 }
