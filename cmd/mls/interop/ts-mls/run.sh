@@ -1,0 +1,11 @@
+#!/bin/sh
+# Builds the mls tool, installs ts-mls (npm) and runs interop.mjs.
+# Usage: run.sh [SUITE...]   (default: 1 3 4 6)
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../../.." && pwd)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+(cd "$root" && go build -o "$out/mls" ./cmd/mls)
+(cd "$here" && npm install --no-audit --no-fund --silent)
+node "$here/interop.mjs" "$out/mls" "$@"
