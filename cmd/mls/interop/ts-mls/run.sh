@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the mls tool, installs ts-mls (npm) and runs interop.mjs.
-# Usage: run.sh [SUITE...]   (default: 1 3 4 6)
+# Usage: run.sh [SUITE...]   (default: the suites that interoperate; see interop.mjs)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../../.." && pwd)
