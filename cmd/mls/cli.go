@@ -30,6 +30,8 @@ type command struct {
 	about string
 	fs    *flag.FlagSet
 	pos   []string // positional arguments, in order
+	// takesArgs allows positional arguments; other commands refuse them.
+	takesArgs bool
 }
 
 func newCommand(name, args, about string) *command {
@@ -58,6 +60,9 @@ func (c *command) parse(args []string, out io.Writer, required ...string) error 
 		}
 		c.pos = append(c.pos, rest[0])
 		args = rest[1:]
+	}
+	if len(c.pos) > 0 && !c.takesArgs {
+		return fmt.Errorf("%s: unexpected argument %q (see mls %s --help)", c.name, c.pos[0], c.name)
 	}
 	set := map[string]bool{}
 	c.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -324,11 +329,22 @@ type pendingFile struct{ tmp, path string }
 // add writes data to a temporary file next to path.
 func (o *outputs) add(path string, data []byte) error {
 	// MLS messages are public: mode 0644 less the umask, like any file the
-	// user makes (os.CreateTemp would make it 0600).
-	tmp := filepath.Join(filepath.Dir(path), ".mls-out-"+rand.Text())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	// user makes.
+	tmp, err := writeTemp(path, ".mls-out-", data, 0o644)
 	if err != nil {
 		return err
+	}
+	o.files = append(o.files, pendingFile{tmp, path})
+	return nil
+}
+
+// writeTemp writes data, synced, to a new file next to path whose name is
+// prefix and random letters, and returns its name.
+func writeTemp(path, prefix string, data []byte, perm os.FileMode) (string, error) {
+	tmp := filepath.Join(filepath.Dir(path), prefix+rand.Text())
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return "", err
 	}
 	_, err = f.Write(data)
 	if err == nil {
@@ -338,11 +354,10 @@ func (o *outputs) add(path string, data []byte) error {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(f.Name())
-		return err
+		os.Remove(tmp)
+		return "", err
 	}
-	o.files = append(o.files, pendingFile{f.Name(), path})
-	return nil
+	return tmp, nil
 }
 
 // addMessage adds the wire form of m.
@@ -385,30 +400,18 @@ func (c *client) saveAndWrite(g *mls.Group, o *outputs) error {
 	return o.commit()
 }
 
+// writeFileAtomic replaces path with data: a temporary file, synced, then
+// renamed over it, so that a crash leaves the old or the new content.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-*")
+	tmp, err := writeTemp(path, ".tmp-", data, perm)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
 		return err
 	}
-	if d, err := os.Open(dir); err == nil {
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
 		d.Sync()
 		d.Close()
 	}

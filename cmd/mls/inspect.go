@@ -65,6 +65,7 @@ func cmdInspect(args []string, out io.Writer) error {
 			"validity, a GroupInfo's signature and tree when the tree is inline, and\n"+
 			"the leaf signatures of a tree. A bare tree names neither its suite nor its\n"+
 			"group: --suite and --group-id supply them.")
+	c.takesArgs = true
 	suiteFlag := c.fs.String("suite", "", "cipher suite of a bare ratchet tree (default: the one its leaves all support, if unique)")
 	gidHex := c.fs.String("group-id", "", "group ID of a bare ratchet tree, to check its leaves bound to the group")
 	if err := c.parse(args, out); err != nil {

@@ -490,6 +490,7 @@ func TestErrors(t *testing.T) {
 	fails(t, "unknown command", "frobnicate")
 	fails(t, "unknown subcommand", "group", "frobnicate")
 	fails(t, "unknown flag --frob", "group", "info", "--state", w.state("alice"), "--group", g.GroupID, "--frob")
+	fails(t, "unexpected argument \"extra\"", "group", "info", "--state", w.state("alice"), "extra", "--group", g.GroupID)
 	fails(t, "--group is required", "group", "info", "--state", w.state("alice"))
 	fails(t, "no client in state folder", "group", "info", "--state", w.state("nobody"), "--group", g.GroupID)
 	fails(t, "no client in state folder", "keypackage", "--state", w.state("nobody"), "--out", w.file("x"))

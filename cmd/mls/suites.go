@@ -28,9 +28,6 @@ func cmdSuites(args []string, out io.Writer) error {
 	if err := c.parse(args, out); err != nil {
 		return err
 	}
-	if len(c.pos) > 0 {
-		return fmt.Errorf("suites: unexpected argument %q", c.pos[0])
-	}
 	var rows []suiteJSON
 	for _, s := range ciphersuite.Suites() {
 		rows = append(rows, suiteJSON{
