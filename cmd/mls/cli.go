@@ -192,6 +192,9 @@ type clientInfo struct {
 	// Identities maps a suite's code point (decimal) to the hex of
 	// mls.Identity.MarshalBinary, private key included.
 	Identities map[string]string `json:"identities"`
+	// PublicHandshake sends this client's proposals and commits as
+	// PublicMessages (init --public-handshake).
+	PublicHandshake bool `json:"public_handshake,omitempty"`
 }
 
 const clientFile = "client.json"
@@ -274,10 +277,11 @@ func (c *client) identity(suite ciphersuite.ID) (*mls.Identity, error) {
 }
 
 // config is the policy of every group of the tool: the library defaults
-// (encrypted handshake messages, every credential accepted), with the
-// external PSKs of the state folder.
+// (encrypted handshake messages unless init said otherwise, every
+// credential accepted), with the external PSKs of the state folder.
 func (c *client) config() *mls.Config {
 	return &mls.Config{
+		PublicHandshake: c.info.PublicHandshake,
 		PSKs: func(id *mls.PreSharedKeyID) ([]byte, error) {
 			return mls.LookupPSK(c.ctx, c.store, id)
 		},

@@ -14,11 +14,12 @@ import (
 const defaultSuite = "1" // MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519
 
 func cmdInit(args []string, out io.Writer) error {
-	c := newCommand("init", "--state DIR --identity NAME",
+	c := newCommand("init", "--state DIR --identity NAME [--public-handshake]",
 		"Create a client in DIR (made if missing) with a basic credential NAME.\n"+
 			"Its signing key of each cipher suite is made when first needed.")
 	state := c.stateFlag()
 	name := c.fs.String("identity", "", "the basic credential's identity `name`")
+	public := c.fs.Bool("public-handshake", false, "send proposals and commits as PublicMessages, readable by the Delivery Service")
 	if err := c.parse(args, out, "state", "identity"); err != nil {
 		return err
 	}
@@ -34,6 +35,7 @@ func cmdInit(args []string, out io.Writer) error {
 		return fmt.Errorf("state folder %s already holds client %q", *state, cl.info.Name)
 	}
 	cl.info.Name = *name
+	cl.info.PublicHandshake = *public
 	if err := cl.saveInfo(); err != nil {
 		return err
 	}

@@ -133,11 +133,18 @@ type world struct {
 	dir string
 }
 
+// newWorld makes a client of each name; a name ending in "*" (which is
+// not part of the name) sends its handshake messages as PublicMessages.
 func newWorld(t *testing.T, names ...string) *world {
 	w := &world{t, t.TempDir()}
 	for _, n := range names {
 		var rep map[string]string
-		okJSON(t, &rep, "init", "--state", w.state(n), "--identity", n)
+		n, public := strings.CutSuffix(n, "*")
+		args := []string{"init", "--state", w.state(n), "--identity", n}
+		if public {
+			args = append(args, "--public-handshake")
+		}
+		okJSON(t, &rep, args...)
 		if rep["identity"] != n {
 			t.Fatalf("init reported %v", rep)
 		}
@@ -203,7 +210,7 @@ func identities(ms []memberRep) string {
 // a PSK, a remove; a member added with the tree out of band; an external
 // join; exports; inspect of every object.
 func TestScenario(t *testing.T) {
-	w := newWorld(t, "alice", "bob", "carol", "dave", "erin")
+	w := newWorld(t, "alice", "bob*", "carol", "dave", "erin")
 	const gid = "a11ce00000000001"
 	var created groupRep
 	okJSON(t, &created, "group", "create", "--state", w.state("alice"), "--group-id", gid)
@@ -248,7 +255,7 @@ func TestScenario(t *testing.T) {
 	// A replayed message is refused, and the refusal leaves the state usable.
 	fails(t, "", "recv", "--state", w.state("alice"), "--group", gid, "--in", w.file("m2"))
 
-	// Bob commits an update; the others process it.
+	// Bob commits an update, as a PublicMessage; the others process it.
 	var upd changeRep
 	okJSON(t, &upd, "group", "commit", "--state", w.state("bob"), "--group", gid, "--update", "--commit-out", w.file("c2"))
 	if upd.Epoch != 2 || upd.Committer != 1 {
@@ -393,10 +400,18 @@ func testInspect(t *testing.T, w *world, gid string) {
 	if get(welcome, "wire_format") != "mls_welcome" || len(get(welcome, "welcome", "secrets").([]any)) != 2 {
 		t.Errorf("welcome: %v", welcome)
 	}
-	commit := inspect("c2")
+	commit := inspect("c3")
 	if get(commit, "wire_format") != "mls_private_message" || get(commit, "private_message", "content_type") != "commit" ||
 		get(commit, "private_message", "group_id") != gid {
 		t.Errorf("commit: %v", commit)
+	}
+	// Bob's commit is public: its content shows.
+	commit = inspect("c2")
+	content := get(commit, "public_message", "content")
+	if get(commit, "wire_format") != "mls_public_message" || get(content, "content_type") != "commit" ||
+		get(content, "sender", "leaf_index") != 1.0 || get(content, "commit", "path", "leaf_node", "credential", "identity_text") != "bob" ||
+		get(commit, "public_message", "auth", "confirmation_tag") == "" {
+		t.Errorf("public commit: %v", commit)
 	}
 	app := inspect("m1")
 	if get(app, "private_message", "content_type") != "application" || get(app, "private_message", "epoch") != 1.0 {
