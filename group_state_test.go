@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -554,4 +555,28 @@ func FuzzLoadGroup(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { checkLoad(t, data) })
+}
+
+// BenchmarkGroupState measures writing and loading the state of a group
+// with a full tree, and reports its size.
+func BenchmarkGroupState(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		g := synthGroup(b, n, false)
+		data := marshalState(b, g)
+		b.Run(fmt.Sprintf("marshal/%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := g.MarshalBinary(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(data)), "state-bytes")
+		})
+		b.Run(fmt.Sprintf("load/%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := LoadGroup(data, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
