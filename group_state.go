@@ -311,14 +311,23 @@ func (g *Group) unmarshalState(r *codec.Reader) error {
 		g.pending = g.unmarshalPending(r)
 	}
 	g.unmarshalPast(r)
-	g.reinit = readOptionalReInit(r)
+	g.reinit = readOptional[ReInitProposal](r)
 	if err := r.Finish(); err != nil {
 		return err
 	}
 	if !bytes.Equal(g.pc.gcBytes, g.gcBytes) {
 		return errors.New("the protection context is of another epoch")
 	}
-	return checkTreeHash(g.tree, &g.gc)
+	return checkEpochTree(g.tree, g.pc)
+}
+
+// checkEpochTree checks that t is the ratchet tree of the epoch of pc:
+// its tree hash, and the size of pc's secret tree.
+func checkEpochTree(t *RatchetTree, pc *ProtectionContext) error {
+	if pc.tree != nil && pc.tree.leafCount != t.NumLeaves() {
+		return fmt.Errorf("secret tree of %d leaves for a ratchet tree of %d (epoch %d)", pc.tree.leafCount, t.NumLeaves(), pc.gc.Epoch)
+	}
+	return checkTreeHash(t, &pc.gc)
 }
 
 // checkTreeHash checks that t is the tree of the epoch of gc.
@@ -354,8 +363,8 @@ func (g *Group) unmarshalProposals(r *codec.Reader) {
 func (g *Group) unmarshalPending(r *codec.Reader) *PendingCommit {
 	s := g.suite
 	pc := &PendingCommit{commitBytes: r.ReadOpaque()}
-	pc.Welcome = readOptionalMessage(r)
-	pc.GroupInfo = readOptionalMessage(r)
+	pc.Welcome = readOptional[MLSMessage](r)
+	pc.GroupInfo = readOptional[MLSMessage](r)
 	outOfBand := r.ReadBool()
 	if r.Err() != nil {
 		return nil
@@ -382,7 +391,7 @@ func (g *Group) unmarshalPending(r *codec.Reader) *PendingCommit {
 	}
 	n.interim = readSecret(r, s.HashSize(), "interim transcript hash")
 	n.tag = readSecret(r, s.HashSize(), "confirmation tag")
-	n.reinit = readOptionalReInit(r)
+	n.reinit = readOptional[ReInitProposal](r)
 	n.change = g.unmarshalChange(r, n.tree)
 	if r.Err() != nil {
 		return pc
@@ -418,7 +427,7 @@ func (g *Group) unmarshalChange(r *codec.Reader, next *RatchetTree) *EpochChange
 	c.RemovedSelf = r.ReadBool()
 	c.PSKs = unmarshalList[PreSharedKeyID](r)
 	c.GroupContextExtensions = r.ReadBool()
-	c.ReInit = readOptionalReInit(r)
+	c.ReInit = readOptional[ReInitProposal](r)
 	return c
 }
 
@@ -461,7 +470,7 @@ func (g *Group) unmarshalPast(r *codec.Reader) {
 			r.SetError(fmt.Errorf("protection context of past epoch %d is of another group or epoch", p.epoch))
 			return
 		}
-		if err := checkTreeHash(p.tree, &p.pc.gc); err != nil {
+		if err := checkEpochTree(p.tree, p.pc); err != nil {
 			r.SetError(err)
 			return
 		}
@@ -473,22 +482,17 @@ func (g *Group) unmarshalPast(r *codec.Reader) {
 	}
 }
 
-func readOptionalMessage(r *codec.Reader) *MLSMessage {
+// readOptional reads optional<T>: nil when absent.
+func readOptional[T any, P interface {
+	*T
+	unmarshaler
+}](r *codec.Reader) *T {
 	if !r.ReadOptional() {
 		return nil
 	}
-	m := new(MLSMessage)
-	m.unmarshal(r)
-	return m
-}
-
-func readOptionalReInit(r *codec.Reader) *ReInitProposal {
-	if !r.ReadOptional() {
-		return nil
-	}
-	ri := new(ReInitProposal)
-	ri.unmarshal(r)
-	return ri
+	v := new(T)
+	P(v).unmarshal(r)
+	return v
 }
 
 // eraseState zeroes every secret of a group that failed to load.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -424,5 +425,158 @@ func TestGroupStateSize(t *testing.T) {
 		if extra := len(data) - len(treeBytes); extra > 4096 {
 			t.Fatalf("state holds %d bytes beyond the public tree", extra)
 		}
+	}
+}
+
+// TestGroupStateShapes restores groups whose kept trees grew and shrank,
+// a removed member and a group a ReInit closed.
+func TestGroupStateShapes(t *testing.T) {
+	tg := newTestGroup(t, stateSuite, nil, "alice")
+	tg.add("alice", "bob", "carol")
+	tg.add("alice", "dave", "erin") // 4 leaves to 8
+	tg.chat()
+	tg.commit("alice", CommitOptions{Remove: []LeafIndex{tg.leafOf("erin"), tg.leafOf("dave")}}, nil) // 8 to 4
+	if n := tg.members["alice"].tree.NumLeaves(); n != 4 {
+		t.Fatalf("tree of %d leaves, want 4", n)
+	}
+	if len(tg.members["alice"].past) < 2 {
+		t.Fatal("past epochs not kept")
+	}
+	for _, name := range tg.order {
+		tg.members[name] = reload(t, tg.members[name], nil)
+	}
+	tg.chat()
+
+	// carol is removed; her group is inactive, before and after a restore.
+	carol := tg.members["carol"]
+	tg.commit("bob", CommitOptions{Remove: []LeafIndex{tg.leafOf("carol")}}, nil)
+	if carol.Active() {
+		t.Fatal("removed member still active")
+	}
+	carol = reload(t, carol, nil)
+	if carol.Active() || carol.state != stateRemoved {
+		t.Fatal("removed member active after restore")
+	}
+	if _, err := carol.Send([]byte("x")); !errors.Is(err, ErrGroupInactive) {
+		t.Fatalf("send after removal: %v", err)
+	}
+
+	// A ReInit closes the group.
+	ri := &ReInitProposal{GroupID: []byte("next"), Version: ProtocolVersionMLS10, CipherSuite: stateSuite, Extensions: Extensions{}}
+	tg.commit("alice", CommitOptions{Proposals: []Proposal{{ReInit: ri}}}, nil)
+	for _, name := range tg.order {
+		g := reload(t, tg.members[name], nil)
+		if g.state != stateReInit || g.reinit == nil || string(g.reinit.GroupID) != "next" {
+			t.Fatalf("%s: ReInit state lost", name)
+		}
+	}
+}
+
+// stateSeeds returns real states of several shapes: a new group, and
+// members of a group with past epochs, skipped keys, a cached proposal, a
+// pending commit, and a removed member.
+func stateSeeds(tb testing.TB) [][]byte {
+	must := func(err error) {
+		tb.Helper()
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	cfg := &Config{MaxPastEpochs: 2}
+	id, err := NewBasicIdentity(stateSuite, "alice")
+	must(err)
+	alice, err := CreateGroup(id, cfg, nil)
+	must(err)
+	seeds := [][]byte{marshalState(tb, alice)}
+	members := []*Group{alice}
+	// deliver has every member but from process m.
+	deliver := func(from *Group, m *MLSMessage) {
+		tb.Helper()
+		for _, g := range members {
+			if g != from {
+				_, err := g.Process(m)
+				must(err)
+			}
+		}
+	}
+	commit := func(from *Group, opts CommitOptions) *PendingCommit {
+		tb.Helper()
+		pc, err := from.Commit(opts)
+		must(err)
+		deliver(from, pc.Commit)
+		_, err = from.MergePendingCommit()
+		must(err)
+		return pc
+	}
+	var kps []*KeyPackageBundle
+	var ids []*Identity
+	for _, name := range []string{"bob", "carol", "dave"} {
+		id, err := NewBasicIdentity(stateSuite, name)
+		must(err)
+		kp, err := NewKeyPackage(id, nil)
+		must(err)
+		ids, kps = append(ids, id), append(kps, kp)
+	}
+	pc := commit(alice, CommitOptions{Add: []*KeyPackage{kps[0].KeyPackage, kps[1].KeyPackage}})
+	for i := range 2 {
+		g, err := Join(ids[i], pc.Welcome, kps[i], cfg, nil)
+		must(err)
+		members = append(members, g)
+	}
+	bob, carol := members[1], members[2]
+	commit(bob, CommitOptions{Update: true})
+	m1, err := alice.Send([]byte("1"))
+	must(err)
+	m2, err := alice.Send([]byte("2"))
+	must(err)
+	_, err = bob.Process(m2)
+	must(err)
+	_, err = carol.Process(m1)
+	must(err)
+	commit(carol, CommitOptions{Update: true})
+	prop, err := alice.ProposeUpdate()
+	must(err)
+	deliver(alice, prop)
+	_, err = carol.Commit(CommitOptions{Add: []*KeyPackage{kps[2].KeyPackage}})
+	must(err)
+	for _, g := range members {
+		seeds = append(seeds, marshalState(tb, g))
+	}
+	must(carol.DiscardPendingCommit())
+	commit(alice, CommitOptions{Remove: []LeafIndex{bob.OwnLeaf()}})
+	return append(seeds, marshalState(tb, bob))
+}
+
+// FuzzLoadGroup checks that LoadGroup never panics, fails only with
+// ErrMalformed or ErrUnknownStateVersion, and that a state it accepts
+// writes back unchanged.
+func FuzzLoadGroup(f *testing.F) {
+	for _, s := range stateSeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { checkLoad(t, data) })
+}
+
+// BenchmarkGroupState measures writing and loading the state of a group
+// with a full tree, and reports its size.
+func BenchmarkGroupState(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		g := synthGroup(b, n, false)
+		data := marshalState(b, g)
+		b.Run(fmt.Sprintf("marshal/%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := g.MarshalBinary(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(data)), "state-bytes")
+		})
+		b.Run(fmt.Sprintf("load/%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := LoadGroup(data, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
