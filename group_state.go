@@ -1,0 +1,550 @@
+package mls
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/arbormls/mls/internal/codec"
+)
+
+// The group state format.
+//
+// Group.MarshalBinary writes the whole state of a client in a group, and
+// LoadGroup reads it back, so that a client can stop and later continue
+// the conversation where it left it. The bytes hold every secret the
+// client has in the group: its private signature key, the private keys of
+// the ratchet tree, the epoch secrets, the message keys of the current and
+// past epochs. Anyone who reads them can read the group's messages and
+// impersonate the client. Store them encrypted or in storage only the
+// client can read, and never log them.
+//
+// The layout is an Arbor format, not an MLS message, in the TLS
+// presentation language of RFC 9420 section 2.1 (vectors with varint
+// lengths). Version 1:
+//
+//	struct {
+//	    opaque magic[4] = "ARBG";
+//	    uint16 version = 1;
+//	    opaque identity<V>;              // Identity.MarshalBinary: credential, signature private key
+//	    uint32 own_leaf;                 // this client's leaf
+//	    uint8 group_state;               // 0 active, 1 removed by a commit, 2 closed by a ReInit
+//	    GroupContext group_context;      // of the current epoch (RFC 9420 section 8.1)
+//	    RatchetTreeState tree;           // public nodes and own private keys (ratchettree_state.go)
+//	    EpochSecretsState secrets;       // the epoch's secrets still held (below)
+//	    ProtectionState protection;      // the epoch's message protection (protect_state.go)
+//	    opaque interim_transcript_hash<V>;
+//	    opaque confirmation_tag<V>;      // of the commit that started the epoch
+//	    CachedProposal proposals<V>;     // received in the epoch, in arrival order
+//	    optional<PendingCommitState> pending_commit;
+//	    PastEpochState past_epochs<V>;   // newest first
+//	    optional<ReInit> reinit;         // the ReInit that closed the group (RFC 9420 section 12.1.5)
+//	} GroupState;
+//
+//	struct {
+//	    optional<opaque secret<V>> secrets[11];
+//	} EpochSecretsState;
+//
+// holds, in this order, joiner_secret, welcome_secret, sender_data_secret,
+// encryption_secret, exporter_secret, external_secret, confirmation_key,
+// membership_key, resumption_psk, epoch_authenticator and init_secret
+// (RFC 9420 section 8), each absent once erased (section 9.2): a restored
+// group holds exactly what the original held, never a secret it deleted.
+//
+//	struct {
+//	    opaque proposal_ref<V>;
+//	    Proposal proposal;
+//	    Sender sender;
+//	    optional<opaque update_private_key<V>>; // of this client's own Update
+//	} CachedProposal;
+//
+//	struct {
+//	    uint64 epoch;
+//	    ProtectionState protection;      // its secret tree still decrypts late messages
+//	    TreeDiff tree;                   // against the next newer epoch's tree (ratchettree_state.go)
+//	    optional<opaque resumption_psk<V>>;
+//	} PastEpochState;
+//
+// The past epochs are those Config.MaxPastEpochs keeps, for application
+// messages that arrive after the commit that ended their epoch. Their trees
+// are stored as changes, the newest against the current tree and each
+// older one against the one after it, so the state holds one full tree.
+//
+// A commit this client created and has not yet merged or discarded is kept,
+// so that a client can commit, stop, and merge once the Delivery Service
+// accepted the commit (or recognize its echo):
+//
+//	struct {
+//	    opaque commit<V>;                  // the MLSMessage as sent
+//	    optional<MLSMessage> welcome;
+//	    optional<MLSMessage> group_info;
+//	    bool ratchet_tree_out_of_band;     // PendingCommit.RatchetTree is the next tree
+//	    TreeDiff next_tree;                // against the current tree
+//	    optional<TreePrivateState> next_private;
+//	    GroupContext next_group_context;
+//	    EpochSecretsState next_secrets;
+//	    opaque next_interim_transcript_hash<V>;
+//	    opaque next_confirmation_tag<V>;
+//	    optional<ReInit> next_reinit;
+//	    EpochChangeState change;
+//	} PendingCommitState;
+//
+//	struct {
+//	    uint64 epoch;
+//	    Sender committer;
+//	    uint32 committer_leaf;
+//	    uint32 added<V>;                   // leaves of the next tree
+//	    RemovedMember removed<V>;          // struct { uint32 leaf; LeafNode leaf_node; }
+//	    uint32 updated<V>;                 // leaves of the next tree
+//	    bool removed_self;
+//	    PreSharedKeyID psks<V>;
+//	    bool group_context_extensions;
+//	    optional<ReInit> reinit;
+//	} EpochChangeState;
+//
+// The Config is policy, not state: it is not stored, and LoadGroup takes
+// it again. A smaller MaxPastEpochs or MaxSkippedKeys than before drops
+// the oldest past epochs or skipped keys at load, as the group would have.
+//
+// The state grows with the group as its public ratchet tree does (one
+// LeafNode per member and one ParentNode per non-blank parent) plus a
+// bounded amount per epoch kept: the secret tree leaves used, the skipped
+// keys kept, and the tree nodes that changed.
+
+const (
+	groupStateMagic   = "ARBG"
+	groupStateVersion = 1
+)
+
+// ErrUnknownStateVersion is returned by LoadGroup for a state of a format
+// version this build does not read (written by a newer one).
+var ErrUnknownStateVersion = errors.New("mls: unknown group state version")
+
+// MarshalBinary returns the whole state of the group, secrets included, in
+// the versioned format documented in group_state.go. LoadGroup restores
+// it.
+//
+// The bytes are SECRET: they hold this client's private signature key and
+// every key of the group it holds, enough to read the group's messages and
+// to impersonate the client. Keep them encrypted or where only the client
+// can read them, zero them after use, and never log them. Go may leave
+// copies of intermediate buffers in memory it no longer uses.
+//
+// Save the state after every change (a processed message, a commit
+// created or merged, a message sent): a restored older state would reuse
+// message keys or accept messages again.
+func (g *Group) MarshalBinary() ([]byte, error) {
+	idBytes, err := g.id.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	defer clear(idBytes)
+	// The public tree dominates; writing it first into its own buffer
+	// sizes the final one, so that it is not copied (with the secrets)
+	// as it grows.
+	tb := codec.NewBuilder(1024)
+	g.tree.marshalState(tb)
+	treeBytes, err := tb.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	b := codec.NewBuilder(len(treeBytes) + len(idBytes) + 1<<16)
+	b.AddRaw([]byte(groupStateMagic))
+	b.AddUint16(groupStateVersion)
+	b.AddOpaque(idBytes)
+	b.AddUint32(uint32(g.self))
+	b.AddUint8(uint8(g.state))
+	b.AddRaw(g.gcBytes)
+	b.AddRaw(treeBytes)
+	g.secrets.marshalState(b)
+	g.pc.marshalState(b)
+	b.AddOpaque(g.interim)
+	b.AddOpaque(g.confirmationTag)
+	b.AddVector(func(b *codec.Builder) {
+		for _, p := range g.proposals.list {
+			b.AddOpaque(p.ref)
+			p.proposal.marshal(b)
+			p.sender.marshal(b)
+			addOptionalSecret(b, p.updatePriv)
+		}
+	})
+	b.AddOptional(g.pending != nil, func(b *codec.Builder) { g.pending.marshalState(b, g.tree) })
+	b.AddVector(func(b *codec.Builder) {
+		newer := g.tree
+		for i := len(g.past) - 1; i >= 0; i-- {
+			p := g.past[i]
+			b.AddUint64(p.epoch)
+			p.pc.marshalState(b)
+			p.tree.marshalChanges(b, newer)
+			addOptionalSecret(b, p.resumptionPSK)
+			newer = p.tree
+		}
+	})
+	addOptionalReInit(b, g.reinit)
+	return b.Bytes()
+}
+
+// marshalState writes pc as PendingCommitState; cur is the current tree.
+func (pc *PendingCommit) marshalState(b *codec.Builder, cur *RatchetTree) {
+	n := pc.next
+	b.AddOpaque(pc.commitBytes)
+	addOptionalMessage(b, pc.Welcome)
+	addOptionalMessage(b, pc.GroupInfo)
+	b.AddBool(pc.RatchetTree != nil)
+	n.tree.marshalChanges(b, cur)
+	b.AddOptional(n.tree.priv != nil, func(b *codec.Builder) { n.tree.priv.marshalState(b) })
+	b.AddRaw(n.gcBytes)
+	n.secrets.marshalState(b)
+	b.AddOpaque(n.interim)
+	b.AddOpaque(n.tag)
+	addOptionalReInit(b, n.reinit)
+	c := n.change
+	b.AddUint64(c.Epoch)
+	c.Committer.marshal(b)
+	b.AddUint32(uint32(c.CommitterLeaf))
+	addMemberLeaves(b, c.Added)
+	b.AddVector(func(b *codec.Builder) {
+		for _, m := range c.Removed {
+			b.AddUint32(uint32(m.Leaf))
+			m.LeafNode.marshal(b)
+		}
+	})
+	addMemberLeaves(b, c.Updated)
+	b.AddBool(c.RemovedSelf)
+	marshalList(b, c.PSKs)
+	b.AddBool(c.GroupContextExtensions)
+	addOptionalReInit(b, c.ReInit)
+}
+
+func addMemberLeaves(b *codec.Builder, ms []Member) {
+	b.AddVector(func(b *codec.Builder) {
+		for _, m := range ms {
+			b.AddUint32(uint32(m.Leaf))
+		}
+	})
+}
+
+func addOptionalMessage(b *codec.Builder, m *MLSMessage) {
+	b.AddOptional(m != nil, func(b *codec.Builder) { m.marshal(b) })
+}
+
+func addOptionalReInit(b *codec.Builder, ri *ReInitProposal) {
+	b.AddOptional(ri != nil, func(b *codec.Builder) { ri.marshal(b) })
+}
+
+// LoadGroup restores a group from the state MarshalBinary wrote, with the
+// policy cfg (nil for the defaults), which is not part of the state. It
+// checks the state's structure, that the private keys match the tree, and
+// the tree hashes of the current, past and pending trees; a state of an
+// unknown version fails with ErrUnknownStateVersion, any other invalid
+// state with an error that wraps ErrMalformed. data is not modified or
+// kept: the caller zeroes it.
+func LoadGroup(data []byte, cfg *Config) (*Group, error) {
+	if len(data) < len(groupStateMagic)+2 || string(data[:len(groupStateMagic)]) != groupStateMagic {
+		return nil, stateErr(errors.New("not a group state"))
+	}
+	data = data[len(groupStateMagic):]
+	if v := uint16(data[0])<<8 | uint16(data[1]); v != groupStateVersion {
+		return nil, fmt.Errorf("%w %d (this version reads %d)", ErrUnknownStateVersion, v, groupStateVersion)
+	}
+	r := codec.NewReader(data[2:])
+	idBytes := r.ReadOpaque()
+	defer clear(idBytes)
+	if err := r.Err(); err != nil {
+		return nil, stateErr(err)
+	}
+	id := new(Identity)
+	if err := id.UnmarshalBinary(idBytes); err != nil {
+		return nil, stateErr(err)
+	}
+	g, err := newGroup(id, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.unmarshalState(r); err != nil {
+		g.eraseState()
+		return nil, stateErr(err)
+	}
+	g.trimPast()
+	return g, nil
+}
+
+// stateErr wraps an error of a group state that cannot be loaded.
+func stateErr(err error) error { return &decodeError{typ: "group state", err: err} }
+
+// unmarshalState reads the state after the identity into g, which newGroup
+// made, then checks it as a whole.
+func (g *Group) unmarshalState(r *codec.Reader) error {
+	s := g.suite
+	g.self = LeafIndex(r.ReadUint32())
+	g.state = groupState(r.ReadUint8())
+	g.gcBytes = captureRaw(r, func() { g.gc.unmarshal(r) })
+	if r.Err() != nil {
+		return r.Err()
+	}
+	if g.state > stateReInit {
+		return fmt.Errorf("unknown group state %d", g.state)
+	}
+	if g.gc.CipherSuite != s.ID() {
+		return fmt.Errorf("group of suite %v for an identity of suite %v", g.gc.CipherSuite, s.ID())
+	}
+	if g.tree = unmarshalRatchetTreeState(r, s); g.tree == nil {
+		return r.Err()
+	}
+	if self, ok := g.tree.OwnLeaf(); !ok || self != g.self {
+		return errors.New("the ratchet tree does not hold the own leaf's private keys")
+	}
+	if !bytes.Equal(g.tree.Leaf(g.self).SignatureKey, g.id.SigningKey.PublicKey()) {
+		return errors.New("the own leaf belongs to another identity")
+	}
+	if g.secrets = unmarshalEpochSecretsState(r, s); g.secrets == nil {
+		return r.Err()
+	}
+	if g.pc = unmarshalProtectionState(r, s, g.cfg.SecretTree); g.pc == nil {
+		return r.Err()
+	}
+	g.interim = readSecret(r, s.HashSize(), "interim transcript hash")
+	g.confirmationTag = readSecret(r, s.HashSize(), "confirmation tag")
+	g.unmarshalProposals(r)
+	if r.ReadOptional() {
+		g.pending = g.unmarshalPending(r)
+	}
+	g.unmarshalPast(r)
+	g.reinit = readOptionalReInit(r)
+	if err := r.Finish(); err != nil {
+		return err
+	}
+	if !bytes.Equal(g.pc.gcBytes, g.gcBytes) {
+		return errors.New("the protection context is of another epoch")
+	}
+	return checkTreeHash(g.tree, &g.gc)
+}
+
+// checkTreeHash checks that t is the tree of the epoch of gc.
+func checkTreeHash(t *RatchetTree, gc *GroupContext) error {
+	if !bytes.Equal(t.TreeHash(), gc.TreeHash) {
+		return fmt.Errorf("%w (epoch %d)", ErrTreeHashMismatch, gc.Epoch)
+	}
+	return nil
+}
+
+// unmarshalProposals reads the proposal cache.
+func (g *Group) unmarshalProposals(r *codec.Reader) {
+	r.ReadVectorFunc(func(r *codec.Reader) {
+		p := &cachedProposal{ref: r.ReadOpaque(), proposal: new(Proposal)}
+		p.proposal.unmarshal(r)
+		p.sender.unmarshal(r)
+		if r.ReadOptional() {
+			p.updatePriv = r.ReadOpaque()
+		}
+		if r.Err() != nil {
+			return
+		}
+		if _, dup := g.proposals.byRef[string(p.ref)]; dup || len(p.ref) != g.suite.HashSize() {
+			clear(p.updatePriv)
+			r.SetError(errors.New("invalid or repeated proposal reference"))
+			return
+		}
+		g.proposals.add(p)
+	})
+}
+
+// unmarshalPending reads a PendingCommitState of the current epoch.
+func (g *Group) unmarshalPending(r *codec.Reader) *PendingCommit {
+	s := g.suite
+	pc := &PendingCommit{commitBytes: r.ReadOpaque()}
+	pc.Welcome = readOptionalMessage(r)
+	pc.GroupInfo = readOptionalMessage(r)
+	outOfBand := r.ReadBool()
+	if r.Err() != nil {
+		return nil
+	}
+	pc.Commit = new(MLSMessage)
+	if err := pc.Commit.UnmarshalBinary(pc.commitBytes); err != nil {
+		r.SetError(err)
+		return nil
+	}
+	n := &nextEpoch{tree: unmarshalChanges(r, g.tree)}
+	if n.tree == nil {
+		return nil
+	}
+	pc.next = n // from here on, an error erases n's secrets with g's
+	if r.ReadOptional() {
+		n.tree.unmarshalPrivate(r)
+	}
+	if self, ok := n.tree.OwnLeaf(); r.Err() == nil && (!ok || self != g.self) {
+		r.SetError(errors.New("the pending commit's tree does not hold the own leaf's private keys"))
+	}
+	n.gcBytes = captureRaw(r, func() { n.gc.unmarshal(r) })
+	if n.secrets = unmarshalEpochSecretsState(r, s); n.secrets == nil {
+		return pc
+	}
+	n.interim = readSecret(r, s.HashSize(), "interim transcript hash")
+	n.tag = readSecret(r, s.HashSize(), "confirmation tag")
+	n.reinit = readOptionalReInit(r)
+	n.change = g.unmarshalChange(r, n.tree)
+	if r.Err() != nil {
+		return pc
+	}
+	if n.gc.Epoch != g.gc.Epoch+1 || !bytes.Equal(n.gc.GroupID, g.gc.GroupID) || n.gc.CipherSuite != s.ID() {
+		r.SetError(errors.New("pending commit of another group or epoch"))
+		return pc
+	}
+	if err := checkTreeHash(n.tree, &n.gc); err != nil {
+		r.SetError(err)
+		return pc
+	}
+	if outOfBand {
+		pc.RatchetTree = n.tree.Nodes()
+	}
+	return pc
+}
+
+// unmarshalChange reads an EpochChangeState; next is the tree of the new
+// epoch.
+func (g *Group) unmarshalChange(r *codec.Reader, next *RatchetTree) *EpochChange {
+	c := &EpochChange{Epoch: r.ReadUint64()}
+	c.Committer.unmarshal(r)
+	c.CommitterLeaf = LeafIndex(r.ReadUint32())
+	c.Added = readMemberLeaves(r, next)
+	c.Removed = unmarshalVector(r, func(r *codec.Reader, m *Member) {
+		m.Leaf = LeafIndex(r.ReadUint32())
+		m.LeafNode = new(LeafNode)
+		m.LeafNode.unmarshal(r)
+		m.Credential, m.SignatureKey = m.LeafNode.Credential, m.LeafNode.SignatureKey
+	})
+	c.Updated = readMemberLeaves(r, next)
+	c.RemovedSelf = r.ReadBool()
+	c.PSKs = unmarshalList[PreSharedKeyID](r)
+	c.GroupContextExtensions = r.ReadBool()
+	c.ReInit = readOptionalReInit(r)
+	return c
+}
+
+// readMemberLeaves reads a vector of leaves of members of t.
+func readMemberLeaves(r *codec.Reader, t *RatchetTree) []Member {
+	return unmarshalVector(r, func(r *codec.Reader, m *Member) {
+		leaf := LeafIndex(r.ReadUint32())
+		if r.Err() != nil {
+			return
+		}
+		var ok bool
+		if *m, ok = memberAt(t, leaf); !ok {
+			r.SetError(fmt.Errorf("%w: member at leaf %d", ErrBlankLeaf, leaf))
+		}
+	})
+}
+
+// unmarshalPast reads the past epochs, newest first, into g.past, oldest
+// first.
+func (g *Group) unmarshalPast(r *codec.Reader) {
+	newer, epoch := g.tree, g.gc.Epoch
+	r.ReadVectorFunc(func(r *codec.Reader) {
+		p := &pastEpoch{epoch: r.ReadUint64()}
+		if r.Err() == nil && p.epoch >= epoch {
+			r.SetError(fmt.Errorf("past epoch %d after epoch %d", p.epoch, epoch))
+			return
+		}
+		if p.pc = unmarshalProtectionState(r, g.suite, g.cfg.SecretTree); p.pc == nil {
+			return
+		}
+		g.past = append(g.past, p) // erased with g on error
+		if p.tree = unmarshalChanges(r, newer); p.tree == nil {
+			return
+		}
+		p.resumptionPSK = readOptionalSecret(r, g.suite.HashSize(), "resumption PSK")
+		if r.Err() != nil {
+			return
+		}
+		if p.pc.gc.Epoch != p.epoch || !bytes.Equal(p.pc.gc.GroupID, g.gc.GroupID) {
+			r.SetError(fmt.Errorf("protection context of past epoch %d is of another group or epoch", p.epoch))
+			return
+		}
+		if err := checkTreeHash(p.tree, &p.pc.gc); err != nil {
+			r.SetError(err)
+			return
+		}
+		newer, epoch = p.tree, p.epoch
+	})
+	// Oldest first, as advance appends them.
+	for i, j := 0, len(g.past)-1; i < j; i, j = i+1, j-1 {
+		g.past[i], g.past[j] = g.past[j], g.past[i]
+	}
+}
+
+func readOptionalMessage(r *codec.Reader) *MLSMessage {
+	if !r.ReadOptional() {
+		return nil
+	}
+	m := new(MLSMessage)
+	m.unmarshal(r)
+	return m
+}
+
+func readOptionalReInit(r *codec.Reader) *ReInitProposal {
+	if !r.ReadOptional() {
+		return nil
+	}
+	ri := new(ReInitProposal)
+	ri.unmarshal(r)
+	return ri
+}
+
+// eraseState zeroes every secret of a group that failed to load.
+func (g *Group) eraseState() {
+	if g.secrets != nil {
+		g.secrets.Erase()
+	}
+	if g.pc != nil {
+		g.pc.Erase()
+	}
+	if g.tree != nil && g.tree.priv != nil {
+		g.tree.priv.erase()
+	}
+	for _, p := range g.past {
+		p.pc.Erase()
+		clear(p.resumptionPSK)
+	}
+	if g.pending != nil && g.pending.next != nil {
+		n := g.pending.next
+		n.erase()
+		if n.tree != nil && n.tree.priv != nil {
+			n.tree.priv.erase()
+		}
+	}
+	for _, p := range g.proposals.list {
+		clear(p.updatePriv)
+	}
+}
+
+// Save stores the group's state in s under its group ID (see
+// MarshalBinary: the state is secret, and s must keep it so).
+func (g *Group) Save(ctx context.Context, s GroupStore) error {
+	data, err := g.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	defer clear(data)
+	return s.PutGroupState(ctx, g.gc.GroupID, data)
+}
+
+// LoadGroupFromStore restores the group groupID from the state stored in
+// s, with the policy cfg (see LoadGroup). A group not in s is reported
+// with an error that wraps ErrNotFound.
+func LoadGroupFromStore(ctx context.Context, s GroupStore, groupID []byte, cfg *Config) (*Group, error) {
+	data, err := s.GroupState(ctx, groupID)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(data)
+	g, err := LoadGroup(data, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(g.gc.GroupID, groupID) {
+		g.eraseState()
+		return nil, stateErr(errors.New("the state stored under the group ID is of another group"))
+	}
+	return g, nil
+}

@@ -1,0 +1,428 @@
+package mls
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/arbormls/mls/ciphersuite"
+)
+
+const stateSuite = ciphersuite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519
+
+// marshalState returns g's state, failing the test on error.
+func marshalState(t testing.TB, g *Group) []byte {
+	t.Helper()
+	data, err := g.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// reload restores g from its state with cfg, checks that the restored
+// group writes the same state, and returns it.
+func reload(t testing.TB, g *Group, cfg *Config) *Group {
+	t.Helper()
+	data := marshalState(t, g)
+	ng, err := LoadGroup(data, cfg)
+	if err != nil {
+		t.Fatalf("LoadGroup: %v", err)
+	}
+	if again := marshalState(t, ng); !bytes.Equal(again, data) {
+		t.Fatalf("state changed in a round trip: %d bytes, then %d", len(data), len(again))
+	}
+	return ng
+}
+
+// send has member from of tg encrypt text, returning the message as it
+// travels.
+func (tg *testGroup) send(from, text string) []byte {
+	tg.t.Helper()
+	m, err := tg.members[from].Send([]byte(text))
+	if err != nil {
+		tg.t.Fatal(err)
+	}
+	data, err := m.MarshalBinary()
+	if err != nil {
+		tg.t.Fatal(err)
+	}
+	return data
+}
+
+// receive has member name process the message data.
+func (tg *testGroup) receive(name string, data []byte) (*Received, error) {
+	var m MLSMessage
+	if err := m.UnmarshalBinary(data); err != nil {
+		tg.t.Fatal(err)
+	}
+	return tg.members[name].Process(&m)
+}
+
+// expectText has member name process data, which must be text.
+func (tg *testGroup) expectText(name string, data []byte, text string) {
+	tg.t.Helper()
+	r, err := tg.receive(name, data)
+	if err != nil {
+		tg.t.Fatalf("%s: %v", name, err)
+	}
+	if r.Kind != KindApplication || string(r.Data) != text {
+		tg.t.Fatalf("%s got %v %q, want %q", name, r.Kind, r.Data, text)
+	}
+}
+
+// TestGroupStateMidConversation restores a member in the middle of a
+// conversation, with messages it has not read yet in the current and a
+// past epoch, and checks that it carries on as if it never stopped.
+func TestGroupStateMidConversation(t *testing.T) {
+	for _, cfg := range []*Config{nil, {PublicHandshake: true, SecretTree: SecretTreeConfig{MaxSkippedKeys: 4}}} {
+		tg := newTestGroup(t, stateSuite, cfg, "alice")
+		tg.add("alice", "bob", "carol")
+		tg.add("bob", "dave")
+		tg.commit("carol", CommitOptions{Update: true}, nil)
+		tg.chat()
+
+		// Epoch e: bob sends three messages; carol reads only the last.
+		late1 := tg.send("bob", "late 1")
+		late2 := tg.send("bob", "late 2")
+		read := tg.send("bob", "read")
+		tg.expectText("carol", read, "read")
+		for _, name := range []string{"alice", "dave"} {
+			tg.expectText(name, late1, "late 1")
+		}
+		tg.commit("dave", CommitOptions{Update: true}, nil)
+		// Epoch e+1: dave sends two; carol reads the second.
+		cur1 := tg.send("dave", "current 1")
+		cur2 := tg.send("dave", "current 2")
+		tg.expectText("carol", cur2, "current 2")
+		// A proposal waits in carol's cache for the next commit.
+		prop, err := tg.members["bob"].ProposeRemove(tg.leafOf("alice"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tg.broadcast("bob", prop)
+
+		carol := reload(t, tg.members["carol"], cfg)
+		tg.members["carol"] = carol
+
+		tg.expectText("carol", late2, "late 2")
+		tg.expectText("carol", late1, "late 1")
+		tg.expectText("carol", cur1, "current 1")
+		for _, replay := range [][]byte{read, cur2, late1, cur1} {
+			if _, err := tg.receive("carol", replay); !errors.Is(err, ErrGenerationReused) {
+				t.Fatalf("replay after restore: %v, want ErrGenerationReused", err)
+			}
+		}
+		if got := len(carol.PendingProposals()); got != 1 {
+			t.Fatalf("%d cached proposals after restore, want 1", got)
+		}
+		// carol commits (with bob's Remove by reference) and processes
+		// commits of others; tg.commit checks that everyone agrees.
+		change := tg.commit("carol", CommitOptions{Update: true}, nil)
+		if len(change.Removed) != 1 || string(change.Removed[0].Credential.Identity) != "alice" {
+			t.Fatalf("carol's commit removed %v", change.Removed)
+		}
+		tg.commit("bob", CommitOptions{Update: true}, nil)
+		tg.members["carol"] = reload(t, tg.members["carol"], cfg)
+		tg.add("dave", "erin")
+		tg.chat()
+	}
+}
+
+// TestGroupStatePendingCommit restores a client between creating a commit
+// and seeing it accepted.
+func TestGroupStatePendingCommit(t *testing.T) {
+	for _, merge := range []bool{false, true} {
+		tg := newTestGroup(t, stateSuite, nil, "alice")
+		tg.add("alice", "bob")
+		id, kp := newKeyPackage(t, stateSuite, "carol")
+		pc, err := tg.members["bob"].Commit(CommitOptions{Add: []*KeyPackage{kp.KeyPackage}, Update: true, RatchetTreeOutOfBand: true, GroupInfo: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bob := reload(t, tg.members["bob"], nil)
+		tg.members["bob"] = bob
+		if !bob.HasPendingCommit() {
+			t.Fatal("pending commit lost")
+		}
+		if !bytes.Equal(mustMarshal(t, bob.pending.Welcome), mustMarshal(t, pc.Welcome)) {
+			t.Fatal("Welcome changed in a round trip")
+		}
+		if bob.pending.RatchetTree == nil || bob.pending.GroupInfo == nil {
+			t.Fatal("out-of-band tree or GroupInfo lost")
+		}
+		tg.broadcast("bob", pc.Commit)
+		var change *EpochChange
+		if merge {
+			change, err = bob.MergePendingCommit()
+		} else {
+			var r *Received
+			r, err = tg.receive("bob", mustMarshal(t, pc.Commit))
+			if err == nil && !r.Own {
+				t.Fatal("echo of the own commit not recognized")
+			}
+			if r != nil {
+				change = r.NewEpoch
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(change.Added) != 1 || string(change.Added[0].Credential.Identity) != "carol" || change.Epoch != bob.Epoch() {
+			t.Fatalf("change after restore: %+v", change)
+		}
+		carol, err := Join(id, pc.Welcome, kp, nil, &JoinOptions{RatchetTree: pc.RatchetTree})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tg.members["carol"] = carol
+		tg.order = append(tg.order, "carol")
+		tg.check()
+		tg.chat()
+	}
+}
+
+// TestGroupStateDeletedStayDeleted checks that secrets the deletion
+// schedule erased are neither in the state nor back after a restore.
+func TestGroupStateDeletedStayDeleted(t *testing.T) {
+	cfg := &Config{MaxPastEpochs: 1}
+	tg := newTestGroup(t, stateSuite, cfg, "alice")
+	tg.add("alice", "bob")
+	alice := tg.members["alice"]
+	self := alice.OwnLeaf()
+
+	// A message key used for sending, and the ratchet secret it came from.
+	old := tg.send("alice", "one")
+	tg.expectText("bob", old, "one")
+	r := &alice.pc.tree.leafSecrets[self].application
+	usedSecret := bytes.Clone(r.secret)
+	tg.expectText("bob", tg.send("alice", "two"), "two")
+
+	// The init_secret of an epoch that ended, and a past epoch beyond the
+	// window.
+	oldInit := bytes.Clone(alice.secrets.InitSecret())
+	tg.commit("bob", CommitOptions{Update: true}, nil)
+	tg.commit("bob", CommitOptions{Update: true}, nil)
+
+	alice = reload(t, tg.members["alice"], cfg)
+	tg.members["alice"] = alice
+	data := marshalState(t, alice)
+	for _, secret := range [][]byte{usedSecret, oldInit} {
+		if bytes.Contains(data, secret) {
+			t.Fatal("the state holds an erased secret")
+		}
+	}
+	s := alice.secrets
+	if s.JoinerSecret() != nil || s.WelcomeSecret() != nil || s.EncryptionSecret() != nil {
+		t.Fatal("an erased epoch secret came back")
+	}
+	if len(alice.past) != 1 {
+		t.Fatalf("%d past epochs kept, want 1", len(alice.past))
+	}
+	// The epoch of old left the window: its keys are gone for good.
+	if _, err := tg.receive("alice", old); !errors.Is(err, ErrWrongEpoch) {
+		t.Fatalf("message of a dropped epoch: %v, want ErrWrongEpoch", err)
+	}
+	// Loading with a smaller window drops the past epoch as the group
+	// would have.
+	ng, err := LoadGroup(data, &Config{MaxPastEpochs: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ng.past) != 0 {
+		t.Fatal("past epoch kept beyond the window given at load")
+	}
+}
+
+// TestGroupStateSkippedKeysWindow checks that a smaller out-of-order
+// window given at load drops the oldest skipped keys.
+func TestGroupStateSkippedKeysWindow(t *testing.T) {
+	tg := newTestGroup(t, stateSuite, nil, "alice")
+	tg.add("alice", "bob")
+	var msgs [][]byte
+	for range 5 {
+		msgs = append(msgs, tg.send("alice", "m"))
+	}
+	tg.expectText("bob", msgs[4], "m")
+	data := marshalState(t, tg.members["bob"])
+	bob, err := LoadGroup(data, &Config{SecretTree: SecretTreeConfig{MaxSkippedKeys: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg.members["bob"] = bob
+	for i, want := range []error{ErrGenerationExpired, ErrGenerationExpired, nil, nil} {
+		if _, err := tg.receive("bob", msgs[i]); !errors.Is(err, want) {
+			t.Fatalf("message %d: %v, want %v", i, err, want)
+		}
+	}
+}
+
+// TestLoadGroupRejects feeds LoadGroup broken states.
+func TestLoadGroupRejects(t *testing.T) {
+	tg := newTestGroup(t, stateSuite, nil, "alice")
+	tg.add("alice", "bob", "carol")
+	tg.send("bob", "x")
+	data := marshalState(t, tg.members["alice"])
+
+	if _, err := LoadGroup(data, nil); err != nil {
+		t.Fatal(err)
+	}
+	future := bytes.Clone(data)
+	future[5]++
+	if _, err := LoadGroup(future, nil); !errors.Is(err, ErrUnknownStateVersion) {
+		t.Fatalf("unknown version: %v", err)
+	}
+	notState := bytes.Clone(data)
+	notState[0] = 'X'
+	for _, bad := range [][]byte{nil, {}, []byte("ARB"), []byte("ARBG"), notState, append(bytes.Clone(data), 0)} {
+		if _, err := LoadGroup(bad, nil); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("LoadGroup(%d bytes): %v, want ErrMalformed", len(bad), err)
+		}
+	}
+	// Every truncation fails cleanly (a sample of them: each load checks
+	// keys and hashes).
+	for n := 0; n < len(data); n += 1 + n/64 {
+		if _, err := LoadGroup(data[:n], nil); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("truncated to %d bytes: %v, want ErrMalformed", n, err)
+		}
+	}
+	// Corrupted bytes fail cleanly or load a state that writes back
+	// unchanged.
+	for i := 6; i < len(data); i += 1 + i/128 {
+		c := bytes.Clone(data)
+		c[i] ^= 0x55
+		checkLoad(t, c)
+	}
+	// The state with another identity than the own leaf's.
+	mallory, err := NewBasicIdentity(stateSuite, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixed := *tg.members["alice"]
+	mixed.id = mallory
+	if _, err := LoadGroup(marshalState(t, &mixed), nil); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("state with another identity: %v", err)
+	}
+}
+
+// checkLoad loads data: it must fail with ErrMalformed or
+// ErrUnknownStateVersion, or load a group that writes data back.
+func checkLoad(t *testing.T, data []byte) {
+	t.Helper()
+	g, err := LoadGroup(data, nil)
+	if err != nil {
+		if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnknownStateVersion) {
+			t.Fatalf("error wraps neither ErrMalformed nor ErrUnknownStateVersion: %v", err)
+		}
+		return
+	}
+	out, err := g.MarshalBinary()
+	if err != nil {
+		t.Fatalf("loaded state does not marshal: %v", err)
+	}
+	if !bytes.Equal(out, data) {
+		t.Fatal("loaded state writes back differently")
+	}
+}
+
+// TestGroupStateMemoryStorage saves and loads through a MemoryStorage.
+func TestGroupStateMemoryStorage(t *testing.T) {
+	ctx := context.Background()
+	tg := newTestGroup(t, stateSuite, nil, "alice")
+	tg.add("alice", "bob")
+	st := NewMemoryStorage()
+	alice := tg.members["alice"]
+	if err := alice.Save(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	g, err := LoadGroupFromStore(ctx, st, alice.GroupID(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg.members["alice"] = g
+	tg.chat()
+	if _, err := LoadGroupFromStore(ctx, st, []byte("no such group"), nil); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing group: %v", err)
+	}
+	// A state stored under another group's ID is refused.
+	data := marshalState(t, g)
+	if err := st.PutGroupState(ctx, []byte("other"), data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadGroupFromStore(ctx, st, []byte("other"), nil); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("state under another ID: %v", err)
+	}
+}
+
+// synthGroup returns a group of n members whose tree is synthesized
+// (sparse, or full as after every member committed), as member 0.
+func synthGroup(t testing.TB, n int, sparse bool) *Group {
+	t.Helper()
+	s, err := ciphersuite.Lookup(stateSuite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := SynthesizeTree(s, n, SynthOptions{Sparse: sparse, Members: []LeafIndex{0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := st.Members[0]
+	id := &Identity{Credential: m.Tree.Leaf(0).Credential, SigningKey: m.Signer}
+	g, err := newGroup(id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.tree = m.Tree
+	g.gc = GroupContext{Version: ProtocolVersionMLS10, CipherSuite: stateSuite, GroupID: st.GroupID, Epoch: 7, TreeHash: m.Tree.TreeHash(), ConfirmedTranscriptHash: make([]byte, s.HashSize())}
+	gcBytes, err := g.gc.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	joiner := make([]byte, s.HashSize())
+	rand.Read(joiner)
+	secrets, err := DeriveEpochSecretsFromJoiner(s, joiner, nil, gcBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets.EraseJoinerSecrets()
+	tag := ConfirmationTag(s, secrets.ConfirmationKey(), g.gc.ConfirmedTranscriptHash)
+	interim, err := InterimTranscriptHash(s, g.gc.ConfirmedTranscriptHash, tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.installEpoch(&g.gc, gcBytes, secrets, interim, tag); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// TestGroupStateSize reports the size of the state of a 1,000-member
+// group and checks that it grows linearly, dominated by the public tree.
+func TestGroupStateSize(t *testing.T) {
+	for _, sparse := range []bool{true, false} {
+		g := synthGroup(t, 1000, sparse)
+		treeBytes, err := g.tree.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := marshalState(t, g)
+		start := time.Now()
+		ng, err := LoadGroup(data, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		loadTime := time.Since(start)
+		if again := marshalState(t, ng); !bytes.Equal(again, data) {
+			t.Fatal("state changed in a round trip")
+		}
+		t.Logf("1000 members, %s tree: state %d bytes (%d per member), public tree %d bytes, load %v",
+			shapeName(sparse), len(data), len(data)/1000, len(treeBytes), loadTime)
+		// Everything but the public tree is a few KiB.
+		if extra := len(data) - len(treeBytes); extra > 4096 {
+			t.Fatalf("state holds %d bytes beyond the public tree", extra)
+		}
+	}
+}
