@@ -304,8 +304,8 @@ func (g *Group) unmarshalState(r *codec.Reader) error {
 	if g.pc = unmarshalProtectionState(r, s, g.cfg.SecretTree); g.pc == nil {
 		return r.Err()
 	}
-	g.interim = readSecret(r, s.HashSize(), "interim transcript hash")
-	g.confirmationTag = readSecret(r, s.HashSize(), "confirmation tag")
+	g.interim = readSecret(r, s.DigestSize(), "interim transcript hash")
+	g.confirmationTag = readSecret(r, s.DigestSize(), "confirmation tag")
 	g.unmarshalProposals(r)
 	if r.ReadOptional() {
 		g.pending = g.unmarshalPending(r)
@@ -350,7 +350,7 @@ func (g *Group) unmarshalProposals(r *codec.Reader) {
 		if r.Err() != nil {
 			return
 		}
-		if _, dup := g.proposals.byRef[string(p.ref)]; dup || len(p.ref) != g.suite.HashSize() {
+		if _, dup := g.proposals.byRef[string(p.ref)]; dup || len(p.ref) != g.suite.DigestSize() {
 			clear(p.updatePriv)
 			r.SetError(errors.New("invalid or repeated proposal reference"))
 			return
@@ -389,8 +389,8 @@ func (g *Group) unmarshalPending(r *codec.Reader) *PendingCommit {
 	if n.secrets = unmarshalEpochSecretsState(r, s); n.secrets == nil {
 		return pc
 	}
-	n.interim = readSecret(r, s.HashSize(), "interim transcript hash")
-	n.tag = readSecret(r, s.HashSize(), "confirmation tag")
+	n.interim = readSecret(r, s.DigestSize(), "interim transcript hash")
+	n.tag = readSecret(r, s.DigestSize(), "confirmation tag")
 	n.reinit = readOptional[ReInitProposal](r)
 	n.change = g.unmarshalChange(r, n.tree)
 	if r.Err() != nil {

@@ -103,7 +103,7 @@ func NewRatchetTree(suite *ciphersuite.Suite, leaf *LeafNode) (*RatchetTree, err
 }
 
 func newEmptyTree(suite *ciphersuite.Suite, n uint32) *RatchetTree {
-	t := &RatchetTree{suite: suite, nh: suite.HashSize(), owner: new(treeOwner), last: -1}
+	t := &RatchetTree{suite: suite, nh: suite.DigestSize(), owner: new(treeOwner), last: -1}
 	t.resize(n)
 	return t
 }

@@ -22,11 +22,8 @@ if (!mls) throw new Error("usage: node interop.mjs MLS_BINARY [SUITE...]")
 //   - 2, 5, 7 (ECDSA): ts-mls 1.6.4 encodes ECDSA signature keys as
 //     compressed points, where RFC 9420 section 5.1.1 requires uncompressed
 //     ones, and Arbor refuses them.
-//   - 77 to 80, whose hash (SHA-256, SHA-384) is not their KDF's
-//     (HKDF-SHA512): Arbor cannot load its own saved group state of these
-//     suites, and joining a ts-mls group finds a tree hash mismatch.
 const suites = process.argv.length > 3 ? process.argv.slice(3).map(Number)
-  : [1, 3, 4, 6, 81, 82, 83, 84, 85, 86, 87, 88]
+  : [1, 3, 4, 6, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88]
 const suiteNames = {
   1: "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519",
   2: "MLS_128_DHKEMP256_AES128GCM_SHA256_P256",
