@@ -22,7 +22,9 @@ import (
 //
 // The layout is an Arbor format, not an MLS message, in the TLS
 // presentation language of RFC 9420 section 2.1 (vectors with varint
-// lengths). Version 1:
+// lengths, optional<T> as a presence byte). GroupContext, Node, LeafNode,
+// Proposal, Sender, MLSMessage, PreSharedKeyID and ReInit are the RFC 9420
+// structs. Version 1, field by field:
 //
 //	struct {
 //	    opaque magic[4] = "ARBG";
@@ -31,9 +33,9 @@ import (
 //	    uint32 own_leaf;                 // this client's leaf
 //	    uint8 group_state;               // 0 active, 1 removed by a commit, 2 closed by a ReInit
 //	    GroupContext group_context;      // of the current epoch (RFC 9420 section 8.1)
-//	    RatchetTreeState tree;           // public nodes and own private keys (ratchettree_state.go)
-//	    EpochSecretsState secrets;       // the epoch's secrets still held (below)
-//	    ProtectionState protection;      // the epoch's message protection (protect_state.go)
+//	    RatchetTreeState tree;           // the current tree, with this client's private keys
+//	    EpochSecretsState secrets;       // the current epoch's secrets still held
+//	    ProtectionState protection;      // the current epoch's message protection
 //	    opaque interim_transcript_hash<V>;
 //	    opaque confirmation_tag<V>;      // of the commit that started the epoch
 //	    CachedProposal proposals<V>;     // received in the epoch, in arrival order
@@ -42,15 +44,101 @@ import (
 //	    optional<ReInit> reinit;         // the ReInit that closed the group (RFC 9420 section 12.1.5)
 //	} GroupState;
 //
+// The ratchet tree (RFC 9420 sections 4 and 7) with the private keys this
+// client holds (section 4.2):
+//
+//	struct {
+//	    uint32 leaf_count;               // a power of two
+//	    optional<Node> nodes<V>;         // the ratchet_tree of RFC 9420 section 12.4.3.3
+//	    optional<TreePrivateState> private;
+//	} RatchetTreeState;
+//
+//	struct {
+//	    uint32 own_leaf;
+//	    optional<opaque leaf_private_key<V>>;  // HPKE SerializePrivateKey
+//	    NodePrivateKey parent_keys<V>;         // ascending node, on own_leaf's direct path
+//	} TreePrivateState;
+//
+//	struct {
+//	    uint32 node;
+//	    opaque private_key<V>;
+//	} NodePrivateKey;
+//
+// The trees of past epochs and of a pending commit differ from the
+// current tree in a few nodes and are stored as the changes from another
+// tree, so that the state holds one full tree:
+//
+//	struct {
+//	    uint32 leaf_count;               // of this tree, a power of two
+//	    NodeChange changes<V>;           // ascending node, inside this tree
+//	} TreeDiff;
+//
+//	struct {
+//	    uint32 node;
+//	    optional<Node> value;            // absent: the node is blank in this tree
+//	} NodeChange;
+//
+// A node is listed when its encoding differs from the other tree's, where
+// nodes outside that tree count as blank.
+//
+// The key schedule (RFC 9420 section 8):
+//
 //	struct {
 //	    optional<opaque secret<V>> secrets[11];
 //	} EpochSecretsState;
 //
 // holds, in this order, joiner_secret, welcome_secret, sender_data_secret,
 // encryption_secret, exporter_secret, external_secret, confirmation_key,
-// membership_key, resumption_psk, epoch_authenticator and init_secret
-// (RFC 9420 section 8), each absent once erased (section 9.2): a restored
-// group holds exactly what the original held, never a secret it deleted.
+// membership_key, resumption_psk, epoch_authenticator and init_secret,
+// each absent once erased (section 9.2): a restored group holds exactly
+// what the original held, never a secret it deleted. The epoch_secret
+// itself is never kept.
+//
+// Message protection (RFC 9420 section 6) and the secret tree (section 9)
+// of an epoch:
+//
+//	struct {
+//	    GroupContext group_context;
+//	    optional<opaque membership_key<V>>;
+//	    optional<opaque sender_data_secret<V>>;
+//	    optional<SecretTreeState> secret_tree;
+//	} ProtectionState;
+//
+//	struct {
+//	    uint32 leaf_count;               // a power of two
+//	    NodeSecret node_secrets<V>;      // ascending node: the node secrets not yet consumed
+//	    LeafRatchets leaves<V>;          // ascending leaf: the leaves whose ratchets started
+//	} SecretTreeState;
+//
+//	struct {
+//	    uint32 node;
+//	    opaque secret<V>;
+//	} NodeSecret;
+//
+//	struct {
+//	    uint32 leaf;
+//	    RatchetState handshake;
+//	    RatchetState application;
+//	} LeafRatchets;
+//
+//	struct {
+//	    optional<opaque ratchet_secret<V>>; // of generation next; absent once erased or exhausted
+//	    uint64 next;                     // the next generation to use
+//	    uint64 floor;                    // generations below it and not skipped are gone
+//	    SkippedKey skipped<V>;           // ascending generation, below next
+//	} RatchetState;
+//
+//	struct {
+//	    uint32 generation;
+//	    opaque key<V>;
+//	    opaque nonce<V>;
+//	} SkippedKey;
+//
+// Consumed generations are those below next that are not skipped keys, so
+// a replay is still rejected after a restore.
+//
+// The proposals received (or sent) in the epoch, which commits include by
+// reference:
 //
 //	struct {
 //	    opaque proposal_ref<V>;
@@ -59,44 +147,42 @@ import (
 //	    optional<opaque update_private_key<V>>; // of this client's own Update
 //	} CachedProposal;
 //
+// The past epochs Config.MaxPastEpochs keeps, for application messages
+// that arrive after the commit that ended their epoch, newest first:
+//
 //	struct {
 //	    uint64 epoch;
 //	    ProtectionState protection;      // its secret tree still decrypts late messages
-//	    TreeDiff tree;                   // against the next newer epoch's tree (ratchettree_state.go)
+//	    TreeDiff tree;                   // against the next newer epoch's tree (the current one for the newest)
 //	    optional<opaque resumption_psk<V>>;
 //	} PastEpochState;
 //
-// The past epochs are those Config.MaxPastEpochs keeps, for application
-// messages that arrive after the commit that ended their epoch. Their trees
-// are stored as changes, the newest against the current tree and each
-// older one against the one after it, so the state holds one full tree.
-//
-// A commit this client created and has not yet merged or discarded is kept,
-// so that a client can commit, stop, and merge once the Delivery Service
+// A commit this client created and has not yet merged or discarded, so
+// that a client can commit, stop, and merge once the Delivery Service
 // accepted the commit (or recognize its echo):
 //
 //	struct {
-//	    opaque commit<V>;                  // the MLSMessage as sent
+//	    opaque commit<V>;                // the MLSMessage as sent
 //	    optional<MLSMessage> welcome;
 //	    optional<MLSMessage> group_info;
-//	    bool ratchet_tree_out_of_band;     // PendingCommit.RatchetTree is the next tree
-//	    TreeDiff next_tree;                // against the current tree
+//	    bool ratchet_tree_out_of_band;   // PendingCommit.RatchetTree is the next tree
+//	    TreeDiff next_tree;              // against the current tree
 //	    optional<TreePrivateState> next_private;
 //	    GroupContext next_group_context;
 //	    EpochSecretsState next_secrets;
 //	    opaque next_interim_transcript_hash<V>;
 //	    opaque next_confirmation_tag<V>;
 //	    optional<ReInit> next_reinit;
-//	    EpochChangeState change;
+//	    EpochChangeState change;         // what MergePendingCommit reports
 //	} PendingCommitState;
 //
 //	struct {
 //	    uint64 epoch;
 //	    Sender committer;
 //	    uint32 committer_leaf;
-//	    uint32 added<V>;                   // leaves of the next tree
-//	    RemovedMember removed<V>;          // struct { uint32 leaf; LeafNode leaf_node; }
-//	    uint32 updated<V>;                 // leaves of the next tree
+//	    uint32 added<V>;                 // leaves of the next tree
+//	    RemovedMember removed<V>;        // struct { uint32 leaf; LeafNode leaf_node; }
+//	    uint32 updated<V>;               // leaves of the next tree
 //	    bool removed_self;
 //	    PreSharedKeyID psks<V>;
 //	    bool group_context_extensions;
@@ -108,7 +194,8 @@ import (
 // the oldest past epochs or skipped keys at load, as the group would have.
 //
 // The state grows with the group as its public ratchet tree does (one
-// LeafNode per member and one ParentNode per non-blank parent) plus a
+// LeafNode per member and one ParentNode per non-blank parent: about 180
+// bytes per member in a sparse tree of suite 1, 260 in a full one) plus a
 // bounded amount per epoch kept: the secret tree leaves used, the skipped
 // keys kept, and the tree nodes that changed.
 
@@ -122,8 +209,8 @@ const (
 var ErrUnknownStateVersion = errors.New("mls: unknown group state version")
 
 // MarshalBinary returns the whole state of the group, secrets included, in
-// the versioned format documented in group_state.go. LoadGroup restores
-// it.
+// a versioned format ("ARBG", version 1, then the fields documented at the
+// top of group_state.go). LoadGroup restores it.
 //
 // The bytes are SECRET: they hold this client's private signature key and
 // every key of the group it holds, enough to read the group's messages and

@@ -20,9 +20,10 @@ func (e *EpochSecrets) stateSecrets() []*[]byte {
 	}
 }
 
-// marshalState writes e as EpochSecretsState: one optional<opaque> per
-// secret, absent once the secret was erased, so that what the deletion
-// schedule removed never comes back with a restored group.
+// marshalState writes e as EpochSecretsState (see group_state.go): one
+// optional<opaque> per secret, absent once the secret was erased, so that
+// what the deletion schedule removed never comes back with a restored
+// group.
 func (e *EpochSecrets) marshalState(b *codec.Builder) {
 	for _, p := range e.stateSecrets() {
 		addOptionalSecret(b, *p)

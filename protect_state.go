@@ -10,14 +10,7 @@ import (
 // This file holds the storage encoding of a ProtectionContext, part of
 // the group state (see group_state.go).
 
-// marshalState writes pc as ProtectionState:
-//
-//	struct {
-//	    GroupContext group_context;                  // RFC 9420 section 8.1
-//	    optional<opaque membership_key<V>>;
-//	    optional<opaque sender_data_secret<V>>;
-//	    optional<SecretTreeState> secret_tree;       // see secrettree_state.go
-//	} ProtectionState;
+// marshalState writes pc as ProtectionState (see group_state.go).
 func (pc *ProtectionContext) marshalState(b *codec.Builder) {
 	b.AddRaw(pc.gcBytes)
 	addOptionalSecret(b, pc.membershipKey)

@@ -20,24 +20,7 @@ import (
 // current tree in a few nodes. A group state thus holds one full tree,
 // whatever the number of epochs it keeps.
 
-// marshalState writes t as RatchetTreeState:
-//
-//	struct {
-//	    uint32 node;
-//	    opaque private_key<V>;   // HPKE SerializePrivateKey
-//	} NodePrivateKey;
-//
-//	struct {
-//	    uint32 own_leaf;
-//	    optional<opaque leaf_private_key<V>>;
-//	    NodePrivateKey parent_keys<V>;   // ascending node, on own_leaf's direct path
-//	} TreePrivateState;
-//
-//	struct {
-//	    uint32 leaf_count;               // a power of two
-//	    optional<Node> nodes<V>;         // the ratchet_tree of RFC 9420 section 12.4.3.3
-//	    optional<TreePrivateState> private;
-//	} RatchetTreeState;
+// marshalState writes t as RatchetTreeState (see group_state.go).
 func (t *RatchetTree) marshalState(b *codec.Builder) {
 	b.AddUint32(t.n)
 	w := t.width()
@@ -169,21 +152,10 @@ func (p *treePrivate) erase() {
 	p.leaf, p.nodes = nil, nil
 }
 
-// marshalChanges writes t as the changes from base, as TreeDiff:
-//
-//	struct {
-//	    uint32 node;
-//	    optional<Node> value;            // absent: the node is blank in this tree
-//	} NodeChange;
-//
-//	struct {
-//	    uint32 leaf_count;               // of this tree, a power of two
-//	    NodeChange changes<V>;           // ascending node, inside this tree
-//	} TreeDiff;
-//
-// A node is listed when its encoding differs from base's (where nodes
-// outside base count as blank); nodes beyond this tree's width are
-// outside it. The private keys of t are not written.
+// marshalChanges writes t as the changes from base, as TreeDiff (see
+// group_state.go): the nodes whose encoding differs from base's, where
+// nodes outside base count as blank. The private keys of t are not
+// written.
 func (t *RatchetTree) marshalChanges(b *codec.Builder, base *RatchetTree) {
 	b.AddUint32(t.n)
 	b.AddVector(func(b *codec.Builder) {

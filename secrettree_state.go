@@ -21,40 +21,9 @@ import (
 // generations are implied by the position and the floor, so a replay is
 // still rejected after a restore.
 
-// marshalState writes t as SecretTreeState:
-//
-//	struct {
-//	    uint32 node;
-//	    opaque secret<V>;
-//	} NodeSecret;
-//
-//	struct {
-//	    uint32 generation;
-//	    opaque key<V>;
-//	    opaque nonce<V>;
-//	} SkippedKey;
-//
-//	struct {
-//	    optional<opaque ratchet_secret<V>>; // of generation next; absent once erased or exhausted
-//	    uint64 next;                         // the next generation to use
-//	    uint64 floor;                        // generations below it and not skipped are gone
-//	    SkippedKey skipped<V>;               // ascending generation, below next
-//	} RatchetState;
-//
-//	struct {
-//	    uint32 leaf;
-//	    RatchetState handshake;
-//	    RatchetState application;
-//	} LeafRatchets;
-//
-//	struct {
-//	    uint32 leaf_count;             // a power of two
-//	    NodeSecret node_secrets<V>;    // ascending node
-//	    LeafRatchets leaves<V>;        // ascending leaf
-//	} SecretTreeState;
-//
-// The bounds (maximum forward distance, skipped keys kept) are policy and
-// come from the Config given at load.
+// marshalState writes t as SecretTreeState (see group_state.go). The
+// bounds (maximum forward distance, skipped keys kept) are policy and come
+// from the Config given at load.
 func (t *SecretTree) marshalState(b *codec.Builder) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
