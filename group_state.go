@@ -42,6 +42,7 @@ import (
 //	    optional<PendingCommitState> pending_commit;
 //	    PastEpochState past_epochs<V>;   // newest first
 //	    optional<ReInit> reinit;         // the ReInit that closed the group (RFC 9420 section 12.1.5)
+//	    optional<ResumeState> resume;    // the group this new group resumes (ReInit or Branch)
 //	} GroupState;
 //
 // The ratchet tree (RFC 9420 sections 4 and 7) with the private keys this
@@ -145,6 +146,7 @@ import (
 //	    Proposal proposal;
 //	    Sender sender;
 //	    optional<opaque update_private_key<V>>; // of this client's own Update
+//	    optional<opaque sent_message<V>>;        // of this client's own proposal, to recognize its echo
 //	} CachedProposal;
 //
 // The past epochs Config.MaxPastEpochs keeps, for application messages
@@ -188,6 +190,21 @@ import (
 //	    bool group_context_extensions;
 //	    optional<ReInit> reinit;
 //	} EpochChangeState;
+//
+// A group created by ReInit or Branch keeps of the group it resumes only
+// what it uses: its ID and the resumption PSKs it held, which the first
+// commit of the new group injects (RFC 9420 sections 11.2 and 11.3):
+//
+//	struct {
+//	    uint8 usage;                     // ResumptionPSKUsage: reinit or branch
+//	    opaque group_id<V>;              // of the group resumed
+//	    EpochPSK psks<V>;                // newest first
+//	} ResumeState;
+//
+//	struct {
+//	    uint64 epoch;
+//	    opaque resumption_psk<V>;
+//	} EpochPSK;
 //
 // The Config is policy, not state: it is not stored, and LoadGroup takes
 // it again. A smaller MaxPastEpochs or MaxSkippedKeys than before drops
@@ -254,6 +271,7 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 			p.proposal.marshal(b)
 			p.sender.marshal(b)
 			addOptionalSecret(b, p.updatePriv)
+			addOptionalSecret(b, p.sent)
 		}
 	})
 	b.AddOptional(g.pending != nil, func(b *codec.Builder) { g.pending.marshalState(b, g.tree) })
@@ -269,6 +287,7 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 		}
 	})
 	addOptionalReInit(b, g.reinit)
+	b.AddOptional(g.resumeFrom != nil, func(b *codec.Builder) { g.marshalResume(b) })
 	return b.Bytes()
 }
 
@@ -399,6 +418,9 @@ func (g *Group) unmarshalState(r *codec.Reader) error {
 	}
 	g.unmarshalPast(r)
 	g.reinit = readOptional[ReInitProposal](r)
+	if r.ReadOptional() {
+		g.unmarshalResume(r)
+	}
 	if err := r.Finish(); err != nil {
 		return err
 	}
@@ -433,6 +455,9 @@ func (g *Group) unmarshalProposals(r *codec.Reader) {
 		p.sender.unmarshal(r)
 		if r.ReadOptional() {
 			p.updatePriv = r.ReadOpaque()
+		}
+		if r.ReadOptional() {
+			p.sent = r.ReadOpaque()
 		}
 		if r.Err() != nil {
 			return
@@ -582,6 +607,45 @@ func readOptional[T any, P interface {
 	return v
 }
 
+// marshalResume writes the ResumeState of a group that resumes another:
+// the resumption PSKs that group answers.
+func (g *Group) marshalResume(b *codec.Builder) {
+	h := g.resumeFrom
+	b.AddUint8(uint8(g.resumeUsage))
+	b.AddOpaque(h.gc.GroupID)
+	b.AddVector(func(b *codec.Builder) {
+		if h.state != stateRemoved {
+			b.AddUint64(h.gc.Epoch)
+			b.AddOpaque(h.secrets.ResumptionPSK())
+		}
+		for i := len(h.past) - 1; i >= 0; i-- {
+			if p := h.past[i]; p.resumptionPSK != nil {
+				b.AddUint64(p.epoch)
+				b.AddOpaque(p.resumptionPSK)
+			}
+		}
+	})
+}
+
+// unmarshalResume reads a ResumeState into g.resumeFrom: a group that
+// only answers the resumption PSKs kept.
+func (g *Group) unmarshalResume(r *codec.Reader) {
+	g.resumeUsage = ResumptionPSKUsage(r.ReadUint8())
+	h := &Group{gc: GroupContext{GroupID: r.ReadOpaque()}, state: stateRemoved, proposals: newProposalCache()}
+	r.ReadVectorFunc(func(r *codec.Reader) {
+		p := &pastEpoch{epoch: r.ReadUint64()}
+		p.resumptionPSK = readSecret(r, g.suite.HashSize(), "resumption PSK")
+		if r.Err() == nil && len(h.past) > 0 && p.epoch >= h.past[0].epoch {
+			r.SetError(errors.New("resumption PSKs out of order"))
+		}
+		h.past = append([]*pastEpoch{p}, h.past...)
+	})
+	if r.Err() == nil && g.resumeUsage != ResumptionPSKUsageReInit && g.resumeUsage != ResumptionPSKUsageBranch {
+		r.SetError(fmt.Errorf("resuming with usage %v", g.resumeUsage))
+	}
+	g.resumeFrom = h
+}
+
 // eraseState zeroes every secret of a group that failed to load.
 func (g *Group) eraseState() {
 	if g.secrets != nil {
@@ -604,8 +668,11 @@ func (g *Group) eraseState() {
 			n.tree.priv.erase()
 		}
 	}
-	for _, p := range g.proposals.list {
-		clear(p.updatePriv)
+	g.proposals.erase()
+	if h := g.resumeFrom; h != nil {
+		for _, p := range h.past {
+			clear(p.resumptionPSK)
+		}
 	}
 }
 

@@ -604,9 +604,9 @@ func TestGroupStateCoversFields(t *testing.T) {
 		fields string
 	}{
 		// cfg is policy, given again at load; suite follows from id.
-		{Group{}, "cfg suite id self state tree gc gcBytes secrets pc interim confirmationTag proposals pending past reinit"},
+		{Group{}, "cfg suite id self state tree gc gcBytes secrets pc interim confirmationTag proposals pending past reinit resumeFrom resumeUsage"},
 		{pastEpoch{}, "epoch pc tree resumptionPSK"},
-		{cachedProposal{}, "ref proposal sender updatePriv"},
+		{cachedProposal{}, "ref proposal sender updatePriv sent"},
 		{proposalCache{}, "list byRef"},
 		{PendingCommit{}, "Commit Welcome GroupInfo RatchetTree commitBytes next"},
 		{nextEpoch{}, "tree gc gcBytes secrets interim tag change reinit"},
@@ -627,5 +627,40 @@ func TestGroupStateCoversFields(t *testing.T) {
 		if strings.Join(got, " ") != c.fields {
 			t.Errorf("%s has fields %q; the group state knows %q", typ.Name(), strings.Join(got, " "), c.fields)
 		}
+	}
+}
+
+// TestGroupStateResume restores the new group of a ReInit before its first
+// commit is merged, and after discarding and redoing that commit, which
+// needs the resumption PSK of the old group.
+func TestGroupStateResume(t *testing.T) {
+	tg := newTestGroup(t, stateSuite, nil, "alice")
+	tg.add("alice", "bob")
+	ri := &ReInitProposal{GroupID: []byte("next"), Version: ProtocolVersionMLS10, CipherSuite: stateSuite, Extensions: Extensions{}}
+	tg.commit("alice", CommitOptions{Proposals: []Proposal{{ReInit: ri}}}, nil)
+	bobID, bobKP := newKeyPackage(t, stateSuite, "bob")
+	ng, _, err := tg.members["alice"].ReInit([]*KeyPackage{bobKP.KeyPackage}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ng = reload(t, ng, nil)
+	if err := ng.DiscardPendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	psk := PreSharedKeyID{PSKType: PSKTypeResumption, Usage: ResumptionPSKUsageReInit, PSKGroupID: tg.members["alice"].GroupID(), PSKEpoch: tg.members["alice"].Epoch()}
+	pc, err := ng.Commit(CommitOptions{Add: []*KeyPackage{bobKP.KeyPackage}, PSKs: []PreSharedKeyID{psk}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ng = reload(t, ng, nil)
+	if _, err := ng.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	nb, err := Join(bobID, pc.Welcome, bobKP, nil, &JoinOptions{PreviousGroup: tg.members["bob"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(nb.EpochAuthenticator(), ng.EpochAuthenticator()) {
+		t.Fatal("the new group's members disagree")
 	}
 }
