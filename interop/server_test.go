@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -416,13 +415,11 @@ func TestStatesConcurrently(t *testing.T) {
 	}
 }
 
-// TestUnimplemented calls every RPC of the service that is not implemented
-// yet and checks the answer, so that none answers anything else by
-// accident and none is forgotten: the implemented and unimplemented RPCs
-// together must be the whole service.
-func TestUnimplemented(t *testing.T) {
+// TestEveryRPCImplemented calls every RPC of the service with an empty
+// request: none may answer Unimplemented, and none may panic (an empty
+// request names no state, no message, no suite).
+func TestEveryRPCImplemented(t *testing.T) {
 	h := startServer(t)
-	implemented := []string{"Name", "SupportedCiphersuites", "CreateKeyPackage", "StorePSK", "CreateExternalSigner", "Free"}
 	svc := pb.File_mls_client_proto.Services().ByName("MLSClient")
 	if svc == nil {
 		t.Fatal("no service MLSClient")
@@ -431,22 +428,13 @@ func TestUnimplemented(t *testing.T) {
 	if methods.Len() != 34 {
 		t.Errorf("service has %d RPCs, want 34", methods.Len())
 	}
-	unimplemented := 0
 	for i := range methods.Len() {
 		m := methods.Get(i)
 		name := string(m.Name())
-		if slices.Contains(implemented, name) {
-			continue
-		}
-		unimplemented++
 		in, out := dynamicpb.NewMessage(m.Input()), dynamicpb.NewMessage(m.Output())
 		err := h.conn.Invoke(ctx(t), "/mls_client.MLSClient/"+name, in, out)
-		st, _ := status.FromError(err)
-		if st.Code() != codes.Unimplemented || !strings.Contains(st.Message(), "not implemented yet: needs the group state machine") {
-			t.Errorf("%s: got %v %q, want Unimplemented", name, st.Code(), st.Message())
+		if c := status.Code(err); c == codes.Unimplemented || c == codes.Unknown {
+			t.Errorf("%s: got %v", name, err)
 		}
-	}
-	if unimplemented+len(implemented) != methods.Len() {
-		t.Errorf("%d implemented + %d unimplemented != %d RPCs", len(implemented), unimplemented, methods.Len())
 	}
 }

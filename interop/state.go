@@ -22,6 +22,13 @@ type clientState struct {
 
 	identity   *mls.Identity
 	keyPackage *mls.KeyPackageBundle // the transaction's KeyPackage, until joined
+
+	// group is a member's group state. For a ReInit handle it is the
+	// closed group, and identity and keyPackage are the member's identity
+	// and KeyPackage in the cipher suite of the group that follows.
+	group  *mls.Group
+	cfg    *mls.Config
+	reinit bool
 }
 
 // erase zeroes the private key bytes the state holds and drops its
@@ -36,7 +43,7 @@ func (c *clientState) erase() {
 		clear(c.keyPackage.InitPrivateKey())
 		clear(c.keyPackage.EncryptionPrivateKey())
 	}
-	c.identity, c.keyPackage = nil, nil
+	c.identity, c.keyPackage, c.group, c.cfg = nil, nil, nil, nil
 	c.freed = true
 }
 
