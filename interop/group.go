@@ -57,8 +57,8 @@ func (s *Server) addGroup(id *mls.Identity, g *mls.Group, cfg *mls.Config) (uint
 }
 
 // takeTransaction returns the identity and KeyPackage of the transaction
-// id without removing it; the caller frees it once the join succeeded, so
-// that a bad Welcome does not burn the KeyPackage.
+// id without removing it; the caller removes it once the join succeeded,
+// so that a bad Welcome does not burn the KeyPackage.
 func (s *Server) takeTransaction(id uint32) (*mls.Identity, *mls.KeyPackageBundle, error) {
 	var ident *mls.Identity
 	var kp *mls.KeyPackageBundle
@@ -93,7 +93,8 @@ func (s *Server) CreateGroup(_ context.Context, req *pb.CreateGroupRequest) (*pb
 
 // JoinGroup joins with the Welcome sent for the KeyPackage of a
 // transaction, and the ratchet tree when it travelled out of band. The
-// transaction is freed once the join succeeded; the group gets a new ID.
+// transaction is forgotten once the join succeeded (its keys now belong to
+// the group, which gets a new ID).
 func (s *Server) JoinGroup(_ context.Context, req *pb.JoinGroupRequest) (*pb.JoinGroupResponse, error) {
 	ident, kp, err := s.takeTransaction(req.GetTransactionId())
 	if err != nil {
@@ -116,7 +117,7 @@ func (s *Server) JoinGroup(_ context.Context, req *pb.JoinGroupRequest) (*pb.Joi
 	if err != nil {
 		return nil, err
 	}
-	_ = s.states.free(req.GetTransactionId())
+	s.states.remove(req.GetTransactionId())
 	return &pb.JoinGroupResponse{StateId: stateID, EpochAuthenticator: g.EpochAuthenticator()}, nil
 }
 
@@ -709,7 +710,7 @@ func (s *Server) HandleBranch(_ context.Context, req *pb.HandleBranchRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	_ = s.states.free(req.GetTransactionId())
+	s.states.remove(req.GetTransactionId())
 	return &pb.HandleBranchResponse{StateId: stateID, EpochAuthenticator: bytes.Clone(g.EpochAuthenticator())}, nil
 }
 

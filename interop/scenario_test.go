@@ -593,7 +593,14 @@ func (p *player) verify(members []string) error {
 
 // startServers starts n servers on ephemeral loopback ports.
 func startServers(t testing.TB, n int) []pb.MLSClientClient {
+	clients, _ := startServersWith(t, n)
+	return clients
+}
+
+// startServersWith is startServers that also returns the servers.
+func startServersWith(t testing.TB, n int) ([]pb.MLSClientClient, []*Server) {
 	var out []pb.MLSClientClient
+	var srvs []*Server
 	for range n {
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -613,8 +620,9 @@ func startServers(t testing.TB, n int) []pb.MLSClientClient {
 			srv.Close()
 		})
 		out = append(out, pb.NewMLSClientClient(conn))
+		srvs = append(srvs, srv)
 	}
-	return out
+	return out, srvs
 }
 
 // rfcSuites are the cipher suites of RFC 9420.
