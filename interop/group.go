@@ -307,6 +307,10 @@ func (s *Server) RemoveProposal(_ context.Context, req *pb.RemoveProposalRequest
 
 // ExternalPSKProposal proposes to inject an external PSK stored earlier.
 func (s *Server) ExternalPSKProposal(_ context.Context, req *pb.ExternalPSKProposalRequest) (*pb.ProposalResponse, error) {
+	// Checked here, since the proposal would only fail at the commit.
+	if _, ok := s.psks.get(req.GetPskId()); !ok {
+		return nil, status.Error(codes.NotFound, "mls: no external PSK stored under this ID")
+	}
 	return s.propose(req.GetStateId(), func(c *clientState) (*mls.MLSMessage, error) {
 		return c.group.ProposePSK(externalPSK(req.GetPskId()))
 	})
@@ -316,6 +320,11 @@ func (s *Server) ExternalPSKProposal(_ context.Context, req *pb.ExternalPSKPropo
 // of an epoch (usage application).
 func (s *Server) ResumptionPSKProposal(_ context.Context, req *pb.ResumptionPSKProposalRequest) (*pb.ProposalResponse, error) {
 	return s.propose(req.GetStateId(), func(c *clientState) (*mls.MLSMessage, error) {
+		// The group must hold the epoch's resumption PSK: a past epoch it
+		// kept or the current one, not a later one.
+		if _, err := c.group.ResumptionPSK(req.GetEpochId()); err != nil {
+			return nil, status.Errorf(codes.NotFound, "mls: no resumption PSK of epoch %d: %v", req.GetEpochId(), err)
+		}
 		return c.group.ProposePSK(resumptionPSK(c.group.GroupID(), req.GetEpochId()))
 	})
 }
