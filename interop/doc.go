@@ -3,10 +3,10 @@
 // proto/mls_client.proto) that a test runner drives through scenarios
 // together with the servers of other MLS implementations.
 //
-// So far only the RPCs that need no group are implemented: Name,
-// SupportedCiphersuites, CreateKeyPackage, StorePSK, CreateExternalSigner
-// and Free. Every other RPC answers codes.Unimplemented until it is wired
-// to the Group state machine of package mls.
+// Every RPC of the service is implemented on package mls: groups, Welcome
+// and external joins, proposals by reference and by value, commits, PSKs,
+// external senders, ReInit and branches (see README.md for the details
+// of each).
 //
 // The server hands out numeric handles (state, transaction and signer IDs)
 // for the client states it keeps; they are drawn from one counter starting

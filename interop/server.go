@@ -19,7 +19,7 @@ import (
 const Name = "Arbor"
 
 // Server implements the harness's MLSClient service. It embeds no default
-// implementation: every RPC is written out here or in unimplemented.go, so
+// implementation: every RPC is written out here or in group.go, so
 // an RPC added to the .proto fails to compile until it is handled. Create
 // one with NewServer; it is safe for concurrent use.
 type Server struct {

@@ -22,21 +22,34 @@ type clientState struct {
 
 	identity   *mls.Identity
 	keyPackage *mls.KeyPackageBundle // the transaction's KeyPackage, until joined
+
+	// group is a member's group state. For a ReInit handle it is the
+	// closed group, and identity and keyPackage are the member's identity
+	// and KeyPackage in the cipher suite of the group that follows.
+	group  *mls.Group
+	cfg    *mls.Config
+	reinit bool
 }
 
-// erase zeroes the private key bytes the state holds and drops its
-// references. The parsed key objects inside package ciphersuite cannot be
-// reached from here; dropping them leaves them to the garbage collector.
-// The caller holds c.mu.
+// erase zeroes the private key bytes of a transaction or signer and drops
+// the state's references. The parsed key objects inside package
+// ciphersuite cannot be reached from here; dropping them leaves them to
+// the garbage collector. The keys of a state with a group (a member's, or
+// a ReInit's) are not zeroed: the group uses them, and other states share
+// them (a branch keeps its group's identity, a ReInit handle's identity and
+// KeyPackage become the new group's), so zeroing them would break a state
+// still in use. The caller holds c.mu.
 func (c *clientState) erase() {
-	if c.identity != nil && c.identity.SigningKey != nil {
-		clear(c.identity.SigningKey.Bytes())
+	if c.group == nil {
+		if c.identity != nil && c.identity.SigningKey != nil {
+			clear(c.identity.SigningKey.Bytes())
+		}
+		if c.keyPackage != nil {
+			clear(c.keyPackage.InitPrivateKey())
+			clear(c.keyPackage.EncryptionPrivateKey())
+		}
 	}
-	if c.keyPackage != nil {
-		clear(c.keyPackage.InitPrivateKey())
-		clear(c.keyPackage.EncryptionPrivateKey())
-	}
-	c.identity, c.keyPackage = nil, nil
+	c.identity, c.keyPackage, c.group, c.cfg = nil, nil, nil, nil
 	c.freed = true
 }
 
@@ -108,6 +121,14 @@ func (t *stateTable) free(id uint32) error {
 	c.erase()
 	c.mu.Unlock()
 	return nil
+}
+
+// remove forgets the state with the given ID without erasing it: its keys
+// now belong to a group (a transaction whose KeyPackage was used to join).
+func (t *stateTable) remove(id uint32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.states, id)
 }
 
 // freeAll erases every state, for shutdown.
