@@ -27,6 +27,8 @@ func main() {
 		if err == nil && failed {
 			os.Exit(1)
 		}
+	case "bench":
+		err = cmdBench(os.Args[2:], os.Stdout)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
