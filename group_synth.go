@@ -64,6 +64,8 @@ func SynthesizeGroup(suite *ciphersuite.Suite, n int, opts SynthOptions, cfg *Co
 			return nil, err
 		}
 		g.self, g.tree = leaf, m.Tree
+		// As LoadGroup does, so that the first commit is not O(n).
+		g.tree.getCensus()
 		// Each member derives the same secrets from the same inputs, as
 		// members who joined by one Welcome do.
 		secrets, err := DeriveEpochSecretsFromJoiner(suite, joiner, nil, gcBytes)
