@@ -373,6 +373,10 @@ func LoadGroup(data []byte, cfg *Config) (*Group, error) {
 		return nil, stateErr(err)
 	}
 	g.trimPast()
+	// Loading is O(n) anyway: count the tree's keys now, so that the first
+	// commit processed after loading does not pay for it (at 50,000
+	// members it took process from 0.5 ms to 40 ms).
+	g.tree.getCensus()
 	return g, nil
 }
 

@@ -16,6 +16,7 @@
 //	mls inspect [--suite N] [--group-id HEX] FILE
 //	mls suites
 //	mls vectors [--format NAME] PATH...   run official test vectors
+//	mls bench [--suite N] [--members LIST] [--shape full|sparse|both] [--ops LIST] [--runs K]
 //
 // Run "mls COMMAND --help" for the flags of each command.
 package main
@@ -45,6 +46,7 @@ tools:
   inspect     decode and check any MLS object file
   suites      list the cipher suites (honors MLS_SUITE_PROFILE)
   vectors [--format NAME] PATH...   check official MLS test vector files or folders
+  bench       measure group operations on synthesized groups (JSON lines)
 
 Run "mls COMMAND --help" for a command's flags.
 `
@@ -76,6 +78,7 @@ var commands = map[string]func(args []string, out io.Writer) error{
 	"inspect":    cmdInspect,
 	"suites":     cmdSuites,
 	"group":      cmdGroup,
+	"bench":      cmdBench,
 }
 
 var groupCommands = map[string]func(args []string, out io.Writer) error{

@@ -1,0 +1,411 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/arbormls/mls"
+	"github.com/arbormls/mls/ciphersuite"
+)
+
+// benchOps are the operations of mls bench, in the order they run.
+var benchOps = []string{"join", "commit", "process", "add", "add1000", "remove", "protect", "unprotect", "state", "memory"}
+
+// benchResult is one output line of mls bench.
+type benchResult struct {
+	Op       string `json:"op"`
+	Suite    uint16 `json:"suite"`
+	Members  int    `json:"members"`
+	Shape    string `json:"shape"`
+	Runs     int    `json:"runs"`
+	MedianNs int64  `json:"median_ns"`
+	MinNs    int64  `json:"min_ns"`
+	MaxNs    int64  `json:"max_ns"`
+	Bytes    int    `json:"bytes"`
+}
+
+const benchUsage = `usage: mls bench [--suite N] [--members LIST] [--shape full|sparse|both] [--ops LIST] [--runs K] [--cpuprofile FILE]
+
+Measures group operations on synthesized groups (member 0 commits and
+sends, the last member processes) and prints one JSON object per line and
+operation: op, suite, members, shape, runs, median_ns, min_ns, max_ns and
+bytes, the wire size of what the operation produces (0 where nothing).
+
+  join       a new member joins from a Welcome, tree out of band, fully validated
+  commit     an empty commit with a path
+  process    the last member processes that commit (on a copy loaded from its state)
+  add        a commit adding one member (bytes: commit plus Welcome)
+  add1000    a commit adding 1,000 members (bytes: commit plus Welcome)
+  remove     a commit removing one member
+  protect    a 1 KiB application message sent
+  unprotect  that message processed
+  state      no timing; bytes: the committer's serialized group state
+  memory     no timing; bytes: live heap of a group loaded from that state
+
+Setup is not timed; commits are discarded after each run, so every run
+starts from the same state. Full shape: every parent set; sparse: blank
+parents. --cpuprofile covers setup too. Defaults: --suite 1 --members
+1000,10000,50000 --shape full --runs 5 and every operation, about half a
+minute on two cores (sparse 50,000 adds a minute and a half).
+`
+
+// cmdBench runs mls bench with args, writing results to out.
+func cmdBench(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	suiteID := fs.Uint("suite", 1, "cipher suite")
+	membersList := fs.String("members", "1000,10000,50000", "group sizes")
+	shape := fs.String("shape", "full", "full, sparse or both")
+	opsList := fs.String("ops", strings.Join(benchOps, ","), "operations")
+	runs := fs.Int("runs", 5, "timed runs per operation")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the timed operations to FILE")
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		_, err = io.WriteString(out, benchUsage)
+		return err
+	} else if err != nil {
+		return fmt.Errorf("%v\n%s", err, benchUsage)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), benchUsage)
+	}
+	if *suiteID > 0xffff {
+		return fmt.Errorf("no cipher suite %d", *suiteID)
+	}
+	suite, err := ciphersuite.Lookup(ciphersuite.ID(*suiteID))
+	if err != nil {
+		return err
+	}
+	var sizes []int
+	for f := range strings.SplitSeq(*membersList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 2 {
+			return fmt.Errorf("bad group size %q: need a number of at least 2", f)
+		}
+		sizes = append(sizes, n)
+	}
+	var shapes []string
+	switch *shape {
+	case "full", "sparse":
+		shapes = []string{*shape}
+	case "both":
+		shapes = []string{"full", "sparse"}
+	default:
+		return fmt.Errorf("bad shape %q: full, sparse or both", *shape)
+	}
+	ops := make(map[string]bool)
+	for f := range strings.SplitSeq(*opsList, ",") {
+		f = strings.TrimSpace(f)
+		if !slices.Contains(benchOps, f) {
+			return fmt.Errorf("unknown operation %q (known: %s)", f, strings.Join(benchOps, " "))
+		}
+		ops[f] = true
+	}
+	if *runs < 1 {
+		return errors.New("--runs must be at least 1")
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	enc := json.NewEncoder(out)
+	for _, n := range sizes {
+		for _, sh := range shapes {
+			b := &bencher{suite: suite, n: n, shape: sh, runs: *runs, emit: enc.Encode}
+			if err := b.run(ops); err != nil {
+				return fmt.Errorf("%d members, %s: %w", n, sh, err)
+			}
+		}
+	}
+	return nil
+}
+
+// bencher measures the operations on one synthesized group: member 0
+// commits and sends, the last member processes.
+type bencher struct {
+	suite *ciphersuite.Suite
+	n     int
+	shape string
+	runs  int
+	emit  func(any) error
+
+	committer, processor *mls.Group
+	processorState       []byte
+}
+
+func (b *bencher) run(ops map[string]bool) error {
+	groups, err := mls.SynthesizeGroup(b.suite, b.n, mls.SynthOptions{
+		Sparse:  b.shape == "sparse",
+		Members: []mls.LeafIndex{0, mls.LeafIndex(b.n - 1)},
+	}, nil)
+	if err != nil {
+		return err
+	}
+	b.committer, b.processor = groups[0], groups[1]
+	if b.processorState, err = b.processor.MarshalBinary(); err != nil {
+		return err
+	}
+	for _, op := range benchOps {
+		if !ops[op] {
+			continue
+		}
+		var r *benchResult
+		switch op {
+		case "join":
+			r, err = b.join()
+		case "commit":
+			r, err = b.commitOp(mls.CommitOptions{}, nil)
+		case "process":
+			r, err = b.process()
+		case "add":
+			r, err = b.commitOp(mls.CommitOptions{RatchetTreeOutOfBand: true}, b.keyPackages(1))
+		case "add1000":
+			r, err = b.commitOp(mls.CommitOptions{RatchetTreeOutOfBand: true}, b.keyPackages(1000))
+		case "remove":
+			r, err = b.commitOp(mls.CommitOptions{Remove: []mls.LeafIndex{mls.LeafIndex(b.n / 2)}}, nil)
+		case "protect", "unprotect":
+			r, err = b.protect(op == "unprotect")
+		case "state":
+			r, err = b.state()
+		case "memory":
+			r, err = b.memory()
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		r.Op, r.Suite, r.Members, r.Shape = op, uint16(b.suite.ID()), b.n, b.shape
+		if err := b.emit(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// timings summarizes the durations of the runs.
+func timings(ds []time.Duration, bytes int) *benchResult {
+	slices.Sort(ds)
+	return &benchResult{
+		Runs:     len(ds),
+		MedianNs: int64(ds[len(ds)/2]),
+		MinNs:    int64(ds[0]),
+		MaxNs:    int64(ds[len(ds)-1]),
+		Bytes:    bytes,
+	}
+}
+
+// keyPackages returns a function making k fresh KeyPackages of new
+// identities per run.
+func (b *bencher) keyPackages(k int) func() ([]*mls.KeyPackage, error) {
+	return func() ([]*mls.KeyPackage, error) {
+		kps := make([]*mls.KeyPackage, k)
+		for i := range kps {
+			id, err := mls.NewBasicIdentity(b.suite.ID(), fmt.Sprintf("joiner %d", i))
+			if err != nil {
+				return nil, err
+			}
+			kb, err := mls.NewKeyPackage(id, nil)
+			if err != nil {
+				return nil, err
+			}
+			kps[i] = kb.KeyPackage
+		}
+		return kps, nil
+	}
+}
+
+// commitOp times the committer's Commit with opts, plus the KeyPackages
+// that adds makes fresh for each run (not timed). The commit is discarded
+// after each run, which leaves the group as it was.
+func (b *bencher) commitOp(opts mls.CommitOptions, adds func() ([]*mls.KeyPackage, error)) (*benchResult, error) {
+	ds := make([]time.Duration, b.runs)
+	size := 0
+	for i := range ds {
+		if adds != nil {
+			kps, err := adds()
+			if err != nil {
+				return nil, err
+			}
+			opts.Add = kps
+		}
+		start := time.Now()
+		pc, err := b.committer.Commit(opts)
+		ds[i] = time.Since(start)
+		if err != nil {
+			return nil, err
+		}
+		if size, err = messageSize(pc.Commit, pc.Welcome); err != nil {
+			return nil, err
+		}
+		if err := b.committer.DiscardPendingCommit(); err != nil {
+			return nil, err
+		}
+	}
+	return timings(ds, size), nil
+}
+
+// messageSize is the total wire size of the messages (nil ones count 0).
+func messageSize(msgs ...*mls.MLSMessage) (int, error) {
+	total := 0
+	for _, m := range msgs {
+		if m == nil {
+			continue
+		}
+		data, err := m.MarshalBinary()
+		if err != nil {
+			return 0, err
+		}
+		total += len(data)
+	}
+	return total, nil
+}
+
+// join times a new member's Join from a Welcome whose ratchet tree comes
+// out of band, with the full validation of the tree. Each run has a fresh
+// KeyPackage and Welcome.
+func (b *bencher) join() (*benchResult, error) {
+	ds := make([]time.Duration, b.runs)
+	size := 0
+	for i := range ds {
+		id, err := mls.NewBasicIdentity(b.suite.ID(), "joiner")
+		if err != nil {
+			return nil, err
+		}
+		kb, err := mls.NewKeyPackage(id, nil)
+		if err != nil {
+			return nil, err
+		}
+		pc, err := b.committer.Commit(mls.CommitOptions{Add: []*mls.KeyPackage{kb.KeyPackage}, RatchetTreeOutOfBand: true})
+		if err != nil {
+			return nil, err
+		}
+		welcome, tree := pc.Welcome, pc.RatchetTree
+		if size, err = messageSize(welcome); err != nil {
+			return nil, err
+		}
+		if err := b.committer.DiscardPendingCommit(); err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		g, err := mls.Join(id, welcome, kb, nil, &mls.JoinOptions{RatchetTree: tree})
+		ds[i] = time.Since(start)
+		if err != nil {
+			return nil, err
+		}
+		if g.Epoch() != b.committer.Epoch()+1 {
+			return nil, fmt.Errorf("joined epoch %d", g.Epoch())
+		}
+	}
+	return timings(ds, size), nil
+}
+
+// process times the processor's Process of an empty commit with a path,
+// each run on a fresh copy of the processor loaded from its state.
+func (b *bencher) process() (*benchResult, error) {
+	ds := make([]time.Duration, b.runs)
+	size := 0
+	for i := range ds {
+		pc, err := b.committer.Commit(mls.CommitOptions{})
+		if err != nil {
+			return nil, err
+		}
+		if size, err = messageSize(pc.Commit); err != nil {
+			return nil, err
+		}
+		p, err := mls.LoadGroup(b.processorState, nil)
+		if err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		_, err = p.Process(pc.Commit)
+		ds[i] = time.Since(start)
+		if err != nil {
+			return nil, err
+		}
+		if err := b.committer.DiscardPendingCommit(); err != nil {
+			return nil, err
+		}
+	}
+	return timings(ds, size), nil
+}
+
+// protect times the committer's Send of a 1 KiB application message, or
+// (unprotect) the processor's Process of it.
+func (b *bencher) protect(unprotect bool) (*benchResult, error) {
+	ds := make([]time.Duration, b.runs)
+	size := 0
+	data := make([]byte, 1024)
+	for i := range ds {
+		start := time.Now()
+		msg, err := b.committer.Send(data)
+		d := time.Since(start)
+		if err != nil {
+			return nil, err
+		}
+		if size, err = messageSize(msg); err != nil {
+			return nil, err
+		}
+		start = time.Now()
+		rcv, err := b.processor.Process(msg)
+		if unprotect {
+			d, size = time.Since(start), 0
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(rcv.Data) != len(data) {
+			return nil, errors.New("application data changed")
+		}
+		ds[i] = d
+	}
+	return timings(ds, size), nil
+}
+
+// state reports the size of the committer's serialized group state.
+func (b *bencher) state() (*benchResult, error) {
+	data, err := b.committer.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return &benchResult{Bytes: len(data)}, nil
+}
+
+// memory reports the heap a group loaded from its state holds: the live
+// heap after collections, with and without the loaded group. Two
+// collections empty the sync.Pool caches, which survive one.
+func (b *bencher) memory() (*benchResult, error) {
+	data, err := b.committer.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	g, err := mls.LoadGroup(data, nil)
+	if err != nil {
+		return nil, err
+	}
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(g)
+	runtime.KeepAlive(data)
+	used := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	return &benchResult{Bytes: int(max(used, 0))}, nil
+}
