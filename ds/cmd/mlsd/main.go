@@ -3,12 +3,11 @@
 //	mlsd [--listen ADDR] [--store DSN]
 //
 // ADDR defaults to 127.0.0.1:7420; DSN to the SQLite file mlsd.db in the
-// working folder (a path, or sqlite:PATH). PostgreSQL is not implemented yet.
+// working folder (a path, or sqlite:PATH); postgres://... selects PostgreSQL.
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -20,6 +19,8 @@ import (
 	"time"
 
 	"github.com/arbormls/mls/ds"
+	"github.com/arbormls/mls/ds/internal/sqlstore"
+	"github.com/arbormls/mls/ds/postgres"
 	"github.com/arbormls/mls/ds/sqlite"
 )
 
@@ -32,17 +33,20 @@ func main() {
 
 func run() error {
 	listen := flag.String("listen", "127.0.0.1:7420", "address to listen on")
-	dsn := flag.String("store", "mlsd.db", "store: a SQLite file path (or sqlite:PATH)")
+	dsn := flag.String("store", "mlsd.db", "store: a SQLite file path (or sqlite:PATH), or a postgres:// URL")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	var store *sqlstore.Store
+	var err error
 	if strings.HasPrefix(*dsn, "postgres://") || strings.HasPrefix(*dsn, "postgresql://") {
-		return errors.New("mls: ds: the PostgreSQL store is not implemented yet")
+		store, err = postgres.Open(ctx, *dsn)
+	} else {
+		store, err = sqlite.Open(ctx, strings.TrimPrefix(*dsn, "sqlite:"))
 	}
-	store, err := sqlite.Open(ctx, strings.TrimPrefix(*dsn, "sqlite:"))
 	if err != nil {
 		return err
 	}
@@ -53,7 +57,7 @@ func run() error {
 	hs := &http.Server{Addr: *listen, Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.ListenAndServe() }()
-	log.Info("mlsd listening", "addr", *listen, "store", *dsn)
+	log.Info("mlsd listening", "addr", *listen)
 	select {
 	case err := <-errc:
 		return err
