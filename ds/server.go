@@ -115,7 +115,7 @@ func (s *Server) authed(h func(http.ResponseWriter, *request) error) http.Handle
 			var id string
 			id, err = s.Auth.Authenticate(r, body)
 			if errors.Is(err, ErrUnauthenticated) {
-				err = fail(http.StatusUnauthorized, err.Error())
+				err = &httpError{http.StatusUnauthorized, err.Error()}
 			}
 			if err == nil {
 				err = h(w, &request{Request: r, client: id, body: body})
@@ -195,7 +195,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		}
 		nonce, exp, err := a.verifyRequest(r, body, ciphersuite.ID(req.Suite), req.SignatureKey)
 		if err != nil {
-			return fail(http.StatusUnauthorized, err.Error())
+			return &httpError{http.StatusUnauthorized, err.Error()}
 		}
 		err = s.Store.CreateClient(r.Context(), &Client{ID: req.ID, User: req.User, Suite: req.Suite, SignatureKey: req.SignatureKey})
 		if errors.Is(err, ErrExists) {
@@ -359,16 +359,17 @@ func (s *Server) commit(w http.ResponseWriter, r *request) error {
 	}
 	c := &Commit{GroupID: gid, Epoch: f.epoch, Sender: r.client, Commit: b.Commit,
 		External: f.senderType == mls.SenderTypeNewMemberCommit}
-	if !c.External {
-		// The store checks membership again inside the transaction; this
-		// early check keeps non-members from learning the epoch.
-		ok, err := s.Store.IsMember(r.Context(), gid, r.client)
-		if err != nil {
-			return err
-		}
-		if !ok && f.epoch != 0 {
-			return ErrNotMember
-		}
+	// Only members commit, external commits included: the server cannot
+	// verify an external commit without the group's state, so it takes
+	// them only from members resyncing (phase 2: verify them against the
+	// stored GroupInfo and let new clients join). Epoch 0 is a group's
+	// creation. The store checks membership again inside its transaction.
+	ok, err := s.Store.IsMember(r.Context(), gid, r.client)
+	if err != nil {
+		return err
+	}
+	if !ok && (f.epoch != 0 || c.External) {
+		return ErrNotMember
 	}
 	if b.Welcome != nil {
 		var m mls.MLSMessage
