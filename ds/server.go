@@ -310,6 +310,24 @@ type framing struct {
 	epoch       uint64
 	contentType mls.ContentType
 	senderType  mls.SenderType // zero for a PrivateMessage (sender encrypted)
+	leaf        uint32         // the sender's leaf, for a member sender
+}
+
+// checkLeaf refuses a PublicMessage from a member whose leaf is not the
+// authenticated client's, when the server knows the client's leaf. A
+// PrivateMessage hides its sender; the members check it.
+func (s *Server) checkLeaf(r *request, gid []byte, f *framing) error {
+	if f.senderType != mls.SenderTypeMember {
+		return nil
+	}
+	leaf, known, err := s.Store.Leaf(r.Context(), gid, r.client)
+	if err != nil {
+		return err
+	}
+	if known && leaf != f.leaf {
+		return fail(http.StatusForbidden, "the message's sender leaf is not the client's")
+	}
+	return nil
 }
 
 func readFraming(data []byte) (*framing, error) {
@@ -320,10 +338,10 @@ func readFraming(data []byte) (*framing, error) {
 	switch {
 	case m.PublicMessage != nil:
 		c := &m.PublicMessage.Content
-		return &framing{c.GroupID, c.Epoch, c.ContentType, c.Sender.SenderType}, nil
+		return &framing{c.GroupID, c.Epoch, c.ContentType, c.Sender.SenderType, uint32(c.Sender.LeafIndex)}, nil
 	case m.PrivateMessage != nil:
 		p := m.PrivateMessage
-		return &framing{p.GroupID, p.Epoch, p.ContentType, 0}, nil
+		return &framing{p.GroupID, p.Epoch, p.ContentType, 0, 0}, nil
 	}
 	return nil, fail(http.StatusBadRequest, "not a PublicMessage or PrivateMessage")
 }
@@ -371,6 +389,11 @@ func (s *Server) commit(w http.ResponseWriter, r *request) error {
 	if !ok && (f.epoch != 0 || c.External) {
 		return ErrNotMember
 	}
+	if ok {
+		if err := s.checkLeaf(r, gid, f); err != nil {
+			return err
+		}
+	}
 	if b.Welcome != nil {
 		var m mls.MLSMessage
 		if err := m.UnmarshalBinary(b.Welcome); err != nil || m.Welcome == nil {
@@ -388,7 +411,7 @@ func (s *Server) commit(w http.ResponseWriter, r *request) error {
 		c.Welcome = b.Welcome
 	}
 	if b.GroupInfo != nil {
-		if err := s.checkGroupInfo(r, b.GroupInfo, gid, f.epoch+1); err != nil {
+		if c.Leaves, err = s.checkGroupInfo(r, b.GroupInfo, gid, f.epoch+1); err != nil {
 			return err
 		}
 		c.GroupInfo = b.GroupInfo
@@ -407,24 +430,51 @@ func (s *Server) commit(w http.ResponseWriter, r *request) error {
 }
 
 // checkGroupInfo checks a GroupInfo is of the group, of the epoch the
-// commit makes, and signed by the committer.
-func (s *Server) checkGroupInfo(r *request, data, gid []byte, epoch uint64) error {
+// commit makes, and signed by the committer. When it carries the ratchet
+// tree, it returns the registered clients in the tree with their leaves:
+// the member set of the new epoch.
+func (s *Server) checkGroupInfo(r *request, data, gid []byte, epoch uint64) (map[string]uint32, error) {
 	var m mls.MLSMessage
 	if err := m.UnmarshalBinary(data); err != nil || m.GroupInfo == nil {
-		return fail(http.StatusBadRequest, "group_info is not a GroupInfo")
+		return nil, fail(http.StatusBadRequest, "group_info is not a GroupInfo")
 	}
 	gc := &m.GroupInfo.GroupContext
 	if !bytes.Equal(gc.GroupID, gid) || gc.Epoch != epoch {
-		return fail(http.StatusBadRequest, "group_info is not of the group's next epoch")
+		return nil, fail(http.StatusBadRequest, "group_info is not of the group's next epoch")
 	}
 	c, err := s.Store.Client(r.Context(), r.client)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := m.GroupInfo.Verify(c.SignatureKey); err != nil {
-		return fail(http.StatusBadRequest, "group_info is not signed by the committer")
+		return nil, fail(http.StatusBadRequest, "group_info is not signed by the committer")
 	}
-	return nil
+	ext, ok := m.GroupInfo.Extensions.Find(mls.ExtensionTypeRatchetTree)
+	if !ok {
+		return nil, nil
+	}
+	var tree mls.TreeNodes
+	if err := tree.UnmarshalBinary(ext.ExtensionData); err != nil {
+		return nil, fail(http.StatusBadRequest, "group_info has a malformed ratchet tree")
+	}
+	leaves := map[string]uint32{}
+	// Leaves are at the even node indices (RFC 9420 appendix C).
+	for i := 0; i < len(tree); i += 2 {
+		if tree[i] == nil || tree[i].Leaf == nil {
+			continue
+		}
+		id, err := s.Store.ClientByKey(r.Context(), tree[i].Leaf.SignatureKey)
+		if errors.Is(err, ErrNotFound) {
+			continue // a member who is no client of this server
+		} else if err != nil {
+			return nil, err
+		}
+		leaves[id] = uint32(i / 2)
+	}
+	if _, ok := leaves[r.client]; !ok {
+		return nil, fail(http.StatusBadRequest, "group_info's tree does not hold the committer")
+	}
+	return leaves, nil
 }
 
 func (s *Server) message(w http.ResponseWriter, r *request) error {
@@ -457,6 +507,9 @@ func (s *Server) message(w http.ResponseWriter, r *request) error {
 	}
 	if !member {
 		return ErrNotMember
+	}
+	if err := s.checkLeaf(r, gid, f); err != nil {
+		return err
 	}
 	cur, err := s.Store.Epoch(r.Context(), gid)
 	if err != nil {

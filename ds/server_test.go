@@ -202,7 +202,9 @@ func TestGroupFlow(t *testing.T) {
 		t.Fatalf("count = %d %s, want 2", st, out)
 	}
 
-	ga, err := mls.CreateGroup(alice.ident, nil, nil)
+	// Public handshakes, so the server sees the senders' leaves.
+	cfg := &mls.Config{PublicHandshake: true}
+	ga, err := mls.CreateGroup(alice.ident, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +238,7 @@ func TestGroupFlow(t *testing.T) {
 			bundleKP = b
 		}
 	}
-	gb, err := mls.Join(bob.ident, &welcome, bundleKP, nil, nil)
+	gb, err := mls.Join(bob.ident, &welcome, bundleKP, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,6 +305,47 @@ func TestGroupFlow(t *testing.T) {
 	// A message whose group is not the path's is refused.
 	if st, _ := alice.do("POST", "/v1/groups/b3RoZXI/messages", marshal(t, m)); st != http.StatusBadRequest {
 		t.Fatalf("wrong group: %d, want 400", st)
+	}
+
+	// The GroupInfo's tree told the server the leaves.
+	if leaf, known, err := e.store.Leaf(context.Background(), ga.GroupID(), "bob-1"); err != nil || !known || leaf != 1 {
+		t.Fatalf("bob's leaf = %d, %v, %v; want 1", leaf, known, err)
+	}
+	// bob cannot pass off alice's signed proposal as his own.
+	if err := ga.DiscardPendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	prop, err := ga.ProposeUpdate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prop.PublicMessage == nil {
+		t.Fatal("proposal is not a PublicMessage")
+	}
+	if st, _ := bob.do("POST", gpath(ga)+"/messages", marshal(t, prop)); st != http.StatusForbidden {
+		t.Fatalf("proposal of another leaf: %d, want 403", st)
+	}
+	if st, _ := alice.do("POST", gpath(ga)+"/messages", marshal(t, prop)); st != 200 {
+		t.Fatalf("alice's own proposal: %d, want 200", st)
+	}
+	// alice removes bob; the new GroupInfo's tree drops him from the
+	// server's member set, and he gets the commit that removes him.
+	pc3, err := ga.Commit(mls.CommitOptions{Remove: []mls.LeafIndex{1}, GroupInfo: true, IgnorePending: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, out := alice.do("POST", gpath(ga)+"/commit", ds.CommitBundle{Commit: marshal(t, pc3.Commit), GroupInfo: marshal(t, pc3.GroupInfo)}); st != 200 {
+		t.Fatalf("remove commit: %d %s", st, out)
+	}
+	if last := bob.inbox(0, "0s"); !bytes.Equal(last[len(last)-1].Message, marshal(t, pc3.Commit)) {
+		t.Fatal("the removed member did not get the commit removing him")
+	}
+	m, _ = gb.Send([]byte("still here?"))
+	if st, _ := bob.do("POST", gpath(ga)+"/messages", marshal(t, m)); st != http.StatusForbidden {
+		t.Fatalf("removed member send: %d, want 403", st)
+	}
+	if ms, _ := e.store.Members(context.Background(), ga.GroupID()); len(ms) != 1 || ms[0] != "alice-1" {
+		t.Fatalf("members after removal = %v", ms)
 	}
 }
 

@@ -83,6 +83,11 @@ type Commit struct {
 	Removed []string
 	// GroupInfo, when not nil, replaces the group's latest GroupInfo.
 	GroupInfo []byte
+	// Leaves, when not nil, is the whole member set of the new epoch, as
+	// read from the ratchet tree of the bundle's GroupInfo: each client
+	// registered here with its leaf index. It replaces the member set
+	// (NewMembers and Removed are then only for delivery).
+	Leaves map[string]uint32
 }
 
 // Store is the persistent state of the Delivery Service. Every rule that
@@ -117,6 +122,12 @@ type Store interface {
 	Epoch(ctx context.Context, groupID []byte) (uint64, error)
 	// IsMember reports whether the client is in the group's member set.
 	IsMember(ctx context.Context, groupID []byte, clientID string) (bool, error)
+	// Leaf returns the leaf index of a member, when the server knows it
+	// (from a GroupInfo's ratchet tree); known is false otherwise.
+	Leaf(ctx context.Context, groupID []byte, clientID string) (leaf uint32, known bool, err error)
+	// ClientByKey returns the id of the client with the signature key, or
+	// ErrNotFound.
+	ClientByKey(ctx context.Context, signatureKey []byte) (string, error)
 	// Members returns the group's member set, sorted.
 	Members(ctx context.Context, groupID []byte) ([]string, error)
 	// AcceptCommit applies c in one transaction, conditional on the

@@ -49,6 +49,7 @@ var migrations = []string{
 	CREATE TABLE members (
 		group_id BLOB NOT NULL REFERENCES groups(id),
 		client_id TEXT NOT NULL REFERENCES clients(id),
+		leaf BIGINT,
 		PRIMARY KEY (group_id, client_id)
 	);
 	CREATE TABLE inbox (

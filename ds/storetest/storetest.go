@@ -218,6 +218,28 @@ func testCommits(t *testing.T, s ds.Store) {
 	if ok, _ := s.IsMember(ctx, g, "b"); ok {
 		t.Fatal("removed member still a member")
 	}
+	if _, known, err := s.Leaf(ctx, g, "a"); err != nil || known {
+		t.Fatalf("leaf known before any tree: %v, %v", known, err)
+	}
+	// A commit with the tree's leaves replaces the member set.
+	if e, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 2, Sender: "a", Commit: []byte("c2"), Leaves: map[string]uint32{"a": 0, "x": 3}}); err != nil || e != 3 {
+		t.Fatalf("commit with leaves: %d, %v", e, err)
+	}
+	if ms, _ := s.Members(ctx, g); fmt.Sprint(ms) != "[a x]" {
+		t.Fatalf("members = %v", ms)
+	}
+	if leaf, known, err := s.Leaf(ctx, g, "x"); err != nil || !known || leaf != 3 {
+		t.Fatalf("leaf of x = %d, %v, %v", leaf, known, err)
+	}
+	if _, _, err := s.Leaf(ctx, g, "c"); !errors.Is(err, ds.ErrNotMember) {
+		t.Fatalf("leaf of a non-member: %v", err)
+	}
+	if id, err := s.ClientByKey(ctx, []byte("key of x")); err != nil || id != "x" {
+		t.Fatalf("ClientByKey = %q, %v", id, err)
+	}
+	if _, err := s.ClientByKey(ctx, []byte("nobody's")); !errors.Is(err, ds.ErrNotFound) {
+		t.Fatalf("ClientByKey of an unknown key: %v", err)
+	}
 	if gi, err := s.LatestGroupInfo(ctx, g); err != nil || string(gi) != "gi1" {
 		t.Fatalf("group info = %q, %v", gi, err)
 	}
@@ -228,8 +250,9 @@ func testCommits(t *testing.T, s ds.Store) {
 	if m, _ := s.Inbox(ctx, "a", 0, 10); len(m) != 1 || string(m[0].Data) != "c1" {
 		t.Fatalf("a's inbox = %+v", m)
 	}
-	if m, _ := s.Inbox(ctx, "c", 0, 10); len(m) != 0 {
-		t.Fatalf("the committer got its own commit: %+v", m)
+	// c got a's commit c2, but not its own external commit c1.
+	if m, _ := s.Inbox(ctx, "c", 0, 10); len(m) != 1 || string(m[0].Data) != "c2" {
+		t.Fatalf("c's inbox = %+v", m)
 	}
 }
 

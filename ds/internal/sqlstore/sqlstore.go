@@ -310,6 +310,26 @@ func (s *Store) IsMember(ctx context.Context, groupID []byte, clientID string) (
 	return n > 0, err
 }
 
+// Leaf implements ds.Store.
+func (s *Store) Leaf(ctx context.Context, groupID []byte, clientID string) (uint32, bool, error) {
+	var leaf sql.NullInt64
+	err := s.row(ctx, s.db, `SELECT leaf FROM members WHERE group_id = ? AND client_id = ?`, groupID, clientID).Scan(&leaf)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, ds.ErrNotMember
+	}
+	return uint32(leaf.Int64), leaf.Valid, err
+}
+
+// ClientByKey implements ds.Store.
+func (s *Store) ClientByKey(ctx context.Context, signatureKey []byte) (string, error) {
+	var id string
+	err := s.row(ctx, s.db, `SELECT id FROM clients WHERE signature_key = ?`, signatureKey).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ds.ErrNotFound
+	}
+	return id, err
+}
+
 // Members implements ds.Store.
 func (s *Store) Members(ctx context.Context, groupID []byte) ([]string, error) {
 	return s.strings(ctx, s.db, `SELECT client_id FROM members WHERE group_id = ? ORDER BY client_id`, groupID)
@@ -376,6 +396,16 @@ func (s *Store) AcceptCommit(ctx context.Context, c *ds.Commit) (uint64, error) 
 		for _, m := range newMembers {
 			if _, err := s.exec(ctx, tx, `INSERT INTO members (group_id, client_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, c.GroupID, m); err != nil {
 				return err
+			}
+		}
+		if c.Leaves != nil {
+			if _, err := s.exec(ctx, tx, `DELETE FROM members WHERE group_id = ?`, c.GroupID); err != nil {
+				return err
+			}
+			for m, leaf := range c.Leaves {
+				if _, err := s.exec(ctx, tx, `INSERT INTO members (group_id, client_id, leaf) VALUES (?, ?, ?)`, c.GroupID, m, int64(leaf)); err != nil {
+					return err
+				}
 			}
 		}
 		if c.Welcome != nil {
