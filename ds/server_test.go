@@ -45,6 +45,7 @@ func newEnv(t *testing.T) *env {
 type client struct {
 	e     *env
 	id    string
+	user  string
 	ident *mls.Identity
 	kps   map[string]*mls.KeyPackageBundle // by ref
 }
@@ -93,7 +94,7 @@ func (e *env) client(id, user string) *client {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	c := &client{e: e, id: id, ident: ident, kps: map[string]*mls.KeyPackageBundle{}}
+	c := &client{e: e, id: id, user: user, ident: ident, kps: map[string]*mls.KeyPackageBundle{}}
 	st, out := c.do("POST", "/v1/clients", ds.RegisterRequest{ID: id, User: user, Suite: uint16(suite), SignatureKey: ident.SigningKey.PublicKey()})
 	if st != http.StatusCreated {
 		e.t.Fatalf("register %s: %d %s", id, st, out)
@@ -442,51 +443,11 @@ func TestCommitRace(t *testing.T) {
 			cs[i].publish(1, false)
 		}
 	}
-	g0, _ := mls.CreateGroup(cs[0].ident, nil, nil)
-	var adds []*mls.KeyPackage
-	for i := 1; i < n; i++ {
-		adds = append(adds, parseKP(t, cs[0].claim(fmt.Sprint("user", i))[0].KeyPackage))
-	}
-	pc, err := g0.Commit(mls.CommitOptions{Add: adds})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g0, pc := groupOfAll(t, cs)
 	if st, out := cs[0].do("POST", gpath(g0)+"/commit", ds.CommitBundle{Commit: marshal(t, pc.Commit), Welcome: marshal(t, pc.Welcome)}); st != 200 {
 		t.Fatalf("commit: %d %s", st, out)
 	}
-	g0.MergePendingCommit()
-	groups := []*mls.Group{g0}
-	for i := 1; i < n; i++ {
-		msgs := cs[i].inbox(0, "0s")
-		var w mls.MLSMessage
-		if len(msgs) != 1 || w.UnmarshalBinary(msgs[0].Message) != nil {
-			t.Fatalf("member %d has no Welcome", i)
-		}
-		var kb *mls.KeyPackageBundle
-		for _, b := range cs[i].kps {
-			kb = b
-		}
-		g, err := mls.Join(cs[i].ident, &w, kb, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		groups = append(groups, g)
-	}
-	bodies := make([][]byte, n)
-	for i, g := range groups {
-		pc, err := g.Commit(mls.CommitOptions{Update: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		bodies[i], _ = json.Marshal(ds.CommitBundle{Commit: marshal(t, pc.Commit)})
-	}
-	statuses := make([]int, n)
-	outs := make([][]byte, n)
-	var wg sync.WaitGroup
-	for i := range cs {
-		wg.Go(func() { statuses[i], outs[i] = cs[i].do("POST", gpath(g0)+"/commit", bodies[i]) })
-	}
-	wg.Wait()
+	statuses, outs := raceCommits(t, cs, joinAll(t, cs, g0))
 	ok := 0
 	for i, st := range statuses {
 		switch st {
@@ -579,4 +540,72 @@ func TestBodyTooLarge(t *testing.T) {
 	if st, _ := alice.do("POST", "/v1/keypackages", make([]byte, 2048)); st != http.StatusRequestEntityTooLarge {
 		t.Fatalf("large body: %d, want 413", st)
 	}
+}
+
+// groupOfAll has cs[0] create a group and commit (not yet sent) adding a
+// claimed KeyPackage of every other client's user.
+func groupOfAll(t *testing.T, cs []*client) (*mls.Group, *mls.PendingCommit) {
+	t.Helper()
+	g0, err := mls.CreateGroup(cs[0].ident, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var adds []*mls.KeyPackage
+	for _, c := range cs[1:] {
+		adds = append(adds, parseKP(t, cs[0].claim(c.user)[0].KeyPackage))
+	}
+	pc, err := g0.Commit(mls.CommitOptions{Add: adds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g0, pc
+}
+
+// joinAll merges g0's accepted commit and joins every other client of cs
+// from the Welcome in its inbox; it returns the groups of all, in order.
+func joinAll(t *testing.T, cs []*client, g0 *mls.Group) []*mls.Group {
+	t.Helper()
+	if _, err := g0.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	groups := []*mls.Group{g0}
+	for i, c := range cs[1:] {
+		msgs := c.inbox(0, "0s")
+		var w mls.MLSMessage
+		if len(msgs) != 1 || w.UnmarshalBinary(msgs[0].Message) != nil {
+			t.Fatalf("member %d has no Welcome", i+1)
+		}
+		var kb *mls.KeyPackageBundle
+		for _, b := range c.kps {
+			kb = b
+		}
+		g, err := mls.Join(c.ident, &w, kb, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		groups = append(groups, g)
+	}
+	return groups
+}
+
+// raceCommits has every client send a commit for the groups' epoch at
+// once; it returns the statuses and bodies of the answers.
+func raceCommits(t *testing.T, cs []*client, groups []*mls.Group) ([]int, [][]byte) {
+	t.Helper()
+	bodies := make([][]byte, len(cs))
+	for i, g := range groups {
+		pc, err := g.Commit(mls.CommitOptions{Update: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies[i], _ = json.Marshal(ds.CommitBundle{Commit: marshal(t, pc.Commit)})
+	}
+	statuses := make([]int, len(cs))
+	outs := make([][]byte, len(cs))
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		wg.Go(func() { statuses[i], outs[i] = c.do("POST", gpath(groups[0])+"/commit", bodies[i]) })
+	}
+	wg.Wait()
+	return statuses, outs
 }

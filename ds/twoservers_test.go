@@ -2,15 +2,12 @@ package ds_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/arbormls/mls"
 	"github.com/arbormls/mls/ds"
 	"github.com/arbormls/mls/ds/postgres"
 	"github.com/arbormls/mls/ds/storetest"
@@ -43,15 +40,7 @@ func TestTwoServersPostgres(t *testing.T) {
 			cs[i].publish(1, false)
 		}
 	}
-	g0, _ := mls.CreateGroup(cs[0].ident, nil, nil)
-	var adds []*mls.KeyPackage
-	for i := 1; i < n; i++ {
-		adds = append(adds, parseKP(t, cs[0].claim(fmt.Sprint("user", i))[0].KeyPackage))
-	}
-	pc, err := g0.Commit(mls.CommitOptions{Add: adds})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g0, pc := groupOfAll(t, cs)
 	// m1 waits on the other server than the one m0 commits through.
 	got := make(chan []ds.InboxMessage)
 	go func() { got <- cs[1].inbox(0, "5s") }()
@@ -66,38 +55,7 @@ func TestTwoServersPostgres(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("cross-server delivery seen after %v", d)
 	}
-	g0.MergePendingCommit()
-	groups := []*mls.Group{g0}
-	for i := 1; i < n; i++ {
-		msgs := cs[i].inbox(0, "0s")
-		var w mls.MLSMessage
-		if len(msgs) != 1 || w.UnmarshalBinary(msgs[0].Message) != nil {
-			t.Fatalf("member %d has no Welcome", i)
-		}
-		var kb *mls.KeyPackageBundle
-		for _, b := range cs[i].kps {
-			kb = b
-		}
-		g, err := mls.Join(cs[i].ident, &w, kb, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		groups = append(groups, g)
-	}
-	bodies := make([][]byte, n)
-	for i, g := range groups {
-		pc, err := g.Commit(mls.CommitOptions{Update: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		bodies[i], _ = json.Marshal(ds.CommitBundle{Commit: marshal(t, pc.Commit)})
-	}
-	statuses := make([]int, n)
-	var wg sync.WaitGroup
-	for i := range cs {
-		wg.Go(func() { statuses[i], _ = cs[i].do("POST", gpath(g0)+"/commit", bodies[i]) })
-	}
-	wg.Wait()
+	statuses, _ := raceCommits(t, cs, joinAll(t, cs, g0))
 	ok := 0
 	for i, st := range statuses {
 		switch st {
