@@ -609,3 +609,30 @@ func raceCommits(t *testing.T, cs []*client, groups []*mls.Group) ([]int, [][]by
 	wg.Wait()
 	return statuses, outs
 }
+
+// TestMalformed checks malformed requests get 400, not a panic or a 500.
+func TestMalformed(t *testing.T) {
+	e := newEnv(t)
+	alice := e.client("alice-1", "alice")
+	g := "/v1/groups/Z3JvdXA"
+	cases := []struct {
+		method, path string
+		body         []byte
+	}{
+		{"POST", g + "/messages", []byte("not MLS")},
+		{"POST", g + "/messages", nil},
+		{"POST", g + "/commit", []byte("{")},
+		{"POST", g + "/commit", []byte(`{"commit":"AAEC"}`)},
+		{"POST", "/v1/groups/!!/commit", []byte(`{}`)},
+		{"POST", "/v1/keypackages", []byte(`{"key_packages":["AAEC"]}`)},
+		{"POST", "/v1/keypackages", []byte(`{"key_packages":[]}`)},
+		{"POST", "/v1/inbox/ack", []byte(`{"seq":"x"}`)},
+		{"GET", "/v1/inbox?after=-1", nil},
+		{"GET", "/v1/inbox?wait=soon", nil},
+	}
+	for _, c := range cases {
+		if st, out := alice.do(c.method, c.path, c.body); st != http.StatusBadRequest {
+			t.Errorf("%s %s %q: %d %s, want 400", c.method, c.path, c.body, st, out)
+		}
+	}
+}
