@@ -1,0 +1,87 @@
+// Package postgres is the PostgreSQL Store of the Delivery Service
+// (github.com/jackc/pgx/v5), for several mlsd processes sharing one
+// database. Transactions run at READ COMMITTED: the conditional updates
+// (epoch = expected, claimed = 0) re-check their condition on the row
+// version a concurrent transaction committed, so only one of them wins.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/arbormls/mls/ds"
+	"github.com/arbormls/mls/ds/internal/sqlstore"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+)
+
+// migrations are the schema versions in order. Append, never edit.
+var migrations = []string{
+	`CREATE TABLE clients (
+		id TEXT PRIMARY KEY,
+		user_name TEXT NOT NULL,
+		suite INTEGER NOT NULL,
+		signature_key BYTEA NOT NULL UNIQUE,
+		inbox_seq BIGINT NOT NULL DEFAULT 0
+	);
+	CREATE INDEX clients_user ON clients(user_name);
+	CREATE TABLE nonces (
+		client_id TEXT NOT NULL,
+		nonce TEXT NOT NULL,
+		expires BIGINT NOT NULL,
+		PRIMARY KEY (client_id, nonce)
+	);
+	CREATE TABLE key_packages (
+		ref BYTEA PRIMARY KEY,
+		client_id TEXT NOT NULL REFERENCES clients(id),
+		data BYTEA NOT NULL,
+		last_resort INTEGER NOT NULL,
+		claimed INTEGER NOT NULL DEFAULT 0,
+		added BIGINT NOT NULL
+	);
+	CREATE INDEX key_packages_free ON key_packages(client_id, last_resort, claimed, added);
+	CREATE TABLE groups (
+		id BYTEA PRIMARY KEY,
+		epoch BIGINT NOT NULL,
+		group_info BYTEA
+	);
+	CREATE TABLE members (
+		group_id BYTEA NOT NULL REFERENCES groups(id),
+		client_id TEXT NOT NULL REFERENCES clients(id),
+		leaf BIGINT,
+		PRIMARY KEY (group_id, client_id)
+	);
+	CREATE TABLE inbox (
+		client_id TEXT NOT NULL REFERENCES clients(id),
+		seq BIGINT NOT NULL,
+		data BYTEA NOT NULL,
+		PRIMARY KEY (client_id, seq)
+	);`,
+}
+
+// Store is a ds.Store in a PostgreSQL database.
+type Store = sqlstore.Store
+
+var _ ds.Store = (*Store)(nil)
+
+// Open connects to the PostgreSQL database of dsn (postgres://...) and
+// migrates its schema to the latest version.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("mls: ds: postgres: %w", err)
+	}
+	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{
+		Name:       "postgres",
+		Dollar:     true,
+		Migrations: migrations,
+		LockFree:   "FOR UPDATE SKIP LOCKED",
+		// One arbitrary key for all mlsd processes of a database.
+		MigrateLock: "SELECT pg_advisory_xact_lock(74207420)",
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}

@@ -1,0 +1,644 @@
+package ds
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/arbormls/mls"
+	"github.com/arbormls/mls/ciphersuite"
+)
+
+// Defaults of Server.
+const (
+	DefaultMaxBody     = 1 << 20
+	DefaultMaxWait     = 60 * time.Second
+	DefaultEpochWindow = 3
+	// MaxBatch bounds the KeyPackages of one publish request.
+	MaxBatch = 1000
+	// inboxPage bounds the messages of one inbox response.
+	inboxPage = 500
+)
+
+// ContentTypeMLS is the media type of a body in the MLS wire form (an
+// MLSMessage), RFC 9420 section 17.10.
+const ContentTypeMLS = "application/mls-message"
+
+// Server is the HTTP Delivery Service. Build it with NewServer; it is an
+// http.Handler.
+type Server struct {
+	Store Store
+	Auth  Authenticator
+	Log   *slog.Logger
+	// MaxBody bounds every request body, in bytes.
+	MaxBody int64
+	// MaxWait bounds the long-poll wait of an inbox request.
+	MaxWait time.Duration
+	// EpochWindow is how many epochs back application messages and
+	// proposals are still accepted (messages in flight across a commit).
+	EpochWindow uint64
+	// Ready, when not nil, is called by /readyz.
+	Ready func(context.Context) error
+
+	mux     *http.ServeMux
+	mu      sync.Mutex
+	waiters map[string]chan struct{}
+}
+
+// NewServer returns a Server on store with SignatureAuth and the defaults.
+func NewServer(store Store, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{Store: store, Auth: &SignatureAuth{Store: store}, Log: log,
+		MaxBody: DefaultMaxBody, MaxWait: DefaultMaxWait, EpochWindow: DefaultEpochWindow,
+		waiters: map[string]chan struct{}{}}
+	m := http.NewServeMux()
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	m.HandleFunc("GET /readyz", s.readyz)
+	m.HandleFunc("POST /v1/clients", s.register)
+	m.HandleFunc("POST /v1/keypackages", s.authed(s.publish))
+	m.HandleFunc("GET /v1/keypackages/count", s.authed(s.count))
+	m.HandleFunc("POST /v1/users/{user}/claim", s.authed(s.claim))
+	m.HandleFunc("POST /v1/groups/{group}/commit", s.authed(s.commit))
+	m.HandleFunc("POST /v1/groups/{group}/messages", s.authed(s.message))
+	m.HandleFunc("GET /v1/groups/{group}/groupinfo", s.authed(s.groupInfo))
+	m.HandleFunc("GET /v1/inbox", s.authed(s.inbox))
+	m.HandleFunc("POST /v1/inbox/ack", s.authed(s.ack))
+	s.mux = m
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// request is what an authenticated handler gets.
+type request struct {
+	*http.Request
+	client string
+	body   []byte
+}
+
+// httpError is an error with the status it answers.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func fail(status int, msg string) error { return &httpError{status, "mls: ds: " + msg} }
+
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, fail(http.StatusRequestEntityTooLarge, "request body too large")
+	} else if err != nil {
+		return nil, fail(http.StatusBadRequest, "reading body: "+err.Error())
+	}
+	return body, nil
+}
+
+func (s *Server) authed(h func(http.ResponseWriter, *request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := s.readBody(w, r)
+		if err == nil {
+			var id string
+			id, err = s.Auth.Authenticate(r, body)
+			if errors.Is(err, ErrUnauthenticated) {
+				err = &httpError{http.StatusUnauthorized, err.Error()}
+			}
+			if err == nil {
+				err = h(w, &request{Request: r, client: id, body: body})
+			}
+		}
+		s.answerError(w, r, err)
+	}
+}
+
+// answerError writes err, if any, as a JSON error with its status.
+func (s *Server) answerError(w http.ResponseWriter, r *http.Request, err error) {
+	if err == nil {
+		return
+	}
+	var he *httpError
+	var conflict *EpochConflictError
+	switch {
+	case errors.As(err, &conflict):
+		writeJSON(w, http.StatusConflict, map[string]any{"error": conflict.Error(), "epoch": conflict.Current})
+		return
+	case errors.As(err, &he):
+	case errors.Is(err, ErrNotMember):
+		he = &httpError{http.StatusForbidden, err.Error()}
+	case errors.Is(err, ErrNotFound):
+		he = &httpError{http.StatusNotFound, err.Error()}
+	default:
+		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		he = &httpError{http.StatusInternalServerError, "mls: ds: internal error"}
+	}
+	writeJSON(w, he.status, map[string]string{"error": he.msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.Ready != nil {
+		if err := s.Ready(r.Context()); err != nil {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	w.Write([]byte("ready\n"))
+}
+
+// RegisterRequest is the body of POST /v1/clients. The request is signed
+// (SignRequest) with the key it registers, which proves possession.
+type RegisterRequest struct {
+	ID           string `json:"id"`
+	User         string `json:"user"`
+	Suite        uint16 `json:"suite"`
+	SignatureKey []byte `json:"signature_key"`
+}
+
+func (s *Server) register(w http.ResponseWriter, r *http.Request) {
+	err := func() error {
+		body, err := s.readBody(w, r)
+		if err != nil {
+			return err
+		}
+		var req RegisterRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return fail(http.StatusBadRequest, "bad JSON")
+		}
+		if req.ID == "" || len(req.ID) > 256 || req.User == "" || len(req.User) > 256 || req.ID != r.Header.Get(HeaderClient) {
+			return fail(http.StatusBadRequest, "bad client id or user")
+		}
+		if _, err := ciphersuite.Lookup(ciphersuite.ID(req.Suite)); err != nil {
+			return fail(http.StatusBadRequest, "unsupported cipher suite")
+		}
+		a := &SignatureAuth{Store: s.Store}
+		if sa, ok := s.Auth.(*SignatureAuth); ok {
+			a = sa
+		}
+		nonce, exp, err := a.verifyRequest(r, body, ciphersuite.ID(req.Suite), req.SignatureKey)
+		if err != nil {
+			return &httpError{http.StatusUnauthorized, err.Error()}
+		}
+		err = s.Store.CreateClient(r.Context(), &Client{ID: req.ID, User: req.User, Suite: req.Suite, SignatureKey: req.SignatureKey})
+		if errors.Is(err, ErrExists) {
+			return fail(http.StatusConflict, "client id or signature key already registered")
+		} else if err != nil {
+			return err
+		}
+		if err := a.useNonce(r.Context(), req.ID, nonce, exp); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, map[string]string{"id": req.ID})
+		return nil
+	}()
+	s.answerError(w, r, err)
+}
+
+// KeyPackagesRequest is the body of POST /v1/keypackages: MLSMessages
+// holding KeyPackages of the signing client. JSON carries the batch
+// because MLS defines no list of messages; each entry is in the wire form.
+type KeyPackagesRequest struct {
+	KeyPackages [][]byte `json:"key_packages"`
+}
+
+func (s *Server) publish(w http.ResponseWriter, r *request) error {
+	var req KeyPackagesRequest
+	if err := json.Unmarshal(r.body, &req); err != nil {
+		return fail(http.StatusBadRequest, "bad JSON")
+	}
+	if len(req.KeyPackages) == 0 || len(req.KeyPackages) > MaxBatch {
+		return fail(http.StatusBadRequest, "batch must hold 1 to "+strconv.Itoa(MaxBatch)+" KeyPackages")
+	}
+	c, err := s.Store.Client(r.Context(), r.client)
+	if err != nil {
+		return err
+	}
+	kps := make([]KeyPackage, 0, len(req.KeyPackages))
+	for i, data := range req.KeyPackages {
+		var m mls.MLSMessage
+		if err := m.UnmarshalBinary(data); err != nil || m.KeyPackage == nil {
+			return fail(http.StatusBadRequest, "entry "+strconv.Itoa(i)+" is not a KeyPackage")
+		}
+		kp := m.KeyPackage
+		if kp.CipherSuite != ciphersuite.ID(c.Suite) {
+			return fail(http.StatusBadRequest, "entry "+strconv.Itoa(i)+": cipher suite is not the client's")
+		}
+		if !bytes.Equal(kp.LeafNode.SignatureKey, c.SignatureKey) {
+			return fail(http.StatusBadRequest, "entry "+strconv.Itoa(i)+": signature key is not the client's")
+		}
+		if err := kp.Validate(kp.CipherSuite, nil); err != nil {
+			return fail(http.StatusBadRequest, "entry "+strconv.Itoa(i)+": "+err.Error())
+		}
+		ref, err := kp.Ref()
+		if err != nil {
+			return fail(http.StatusBadRequest, "entry "+strconv.Itoa(i)+": "+err.Error())
+		}
+		kps = append(kps, KeyPackage{Ref: ref, ClientID: c.ID, Data: data, LastResort: kp.IsLastResort()})
+	}
+	if err := s.Store.AddKeyPackages(r.Context(), kps); err != nil {
+		return err
+	}
+	n, err := s.Store.CountKeyPackages(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"count": n})
+	return nil
+}
+
+func (s *Server) count(w http.ResponseWriter, r *request) error {
+	n, err := s.Store.CountKeyPackages(r.Context(), r.client)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"count": n})
+	return nil
+}
+
+// ClaimedKeyPackage is one entry of the answer to a claim.
+type ClaimedKeyPackage struct {
+	Client     string `json:"client"`
+	KeyPackage []byte `json:"key_package"`
+	LastResort bool   `json:"last_resort,omitempty"`
+}
+
+func (s *Server) claim(w http.ResponseWriter, r *request) error {
+	kps, err := s.Store.ClaimKeyPackages(r.Context(), r.PathValue("user"))
+	if err != nil {
+		return err
+	}
+	out := make([]ClaimedKeyPackage, 0, len(kps))
+	for _, kp := range kps {
+		out = append(out, ClaimedKeyPackage{Client: kp.ClientID, KeyPackage: kp.Data, LastResort: kp.LastResort})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"key_packages": out})
+	return nil
+}
+
+// groupID decodes the {group} path element: the group id in unpadded
+// base64url.
+func groupID(r *request) ([]byte, error) {
+	g, err := base64.RawURLEncoding.DecodeString(r.PathValue("group"))
+	if err != nil || len(g) == 0 || len(g) > 255 {
+		return nil, fail(http.StatusBadRequest, "group must be a group id in unpadded base64url")
+	}
+	return g, nil
+}
+
+// framing is what the server can read of a handshake or application
+// message without keys.
+type framing struct {
+	groupID     []byte
+	epoch       uint64
+	contentType mls.ContentType
+	senderType  mls.SenderType // zero for a PrivateMessage (sender encrypted)
+	leaf        uint32         // the sender's leaf, for a member sender
+}
+
+// checkLeaf refuses a PublicMessage from a member whose leaf is not the
+// authenticated client's, when the server knows the client's leaf. A
+// PrivateMessage hides its sender; the members check it.
+func (s *Server) checkLeaf(r *request, gid []byte, f *framing) error {
+	if f.senderType != mls.SenderTypeMember {
+		return nil
+	}
+	leaf, known, err := s.Store.Leaf(r.Context(), gid, r.client)
+	if err != nil {
+		return err
+	}
+	if known && leaf != f.leaf {
+		return fail(http.StatusForbidden, "the message's sender leaf is not the client's")
+	}
+	return nil
+}
+
+func readFraming(data []byte) (*framing, error) {
+	var m mls.MLSMessage
+	if err := m.UnmarshalBinary(data); err != nil {
+		return nil, fail(http.StatusBadRequest, "not an MLSMessage: "+err.Error())
+	}
+	switch {
+	case m.PublicMessage != nil:
+		c := &m.PublicMessage.Content
+		return &framing{c.GroupID, c.Epoch, c.ContentType, c.Sender.SenderType, uint32(c.Sender.LeafIndex)}, nil
+	case m.PrivateMessage != nil:
+		p := m.PrivateMessage
+		return &framing{p.GroupID, p.Epoch, p.ContentType, 0, 0}, nil
+	}
+	return nil, fail(http.StatusBadRequest, "not a PublicMessage or PrivateMessage")
+}
+
+// CommitBundle is the body of POST /v1/groups/{group}/commit: the commit
+// and, optionally, the Welcome of the members it adds and the GroupInfo of
+// the new epoch, each an MLSMessage in the wire form. JSON carries them
+// because MLS defines no bundle.
+type CommitBundle struct {
+	Commit    []byte `json:"commit"`
+	Welcome   []byte `json:"welcome,omitempty"`
+	GroupInfo []byte `json:"group_info,omitempty"`
+}
+
+func (s *Server) commit(w http.ResponseWriter, r *request) error {
+	gid, err := groupID(r)
+	if err != nil {
+		return err
+	}
+	var b CommitBundle
+	if err := json.Unmarshal(r.body, &b); err != nil {
+		return fail(http.StatusBadRequest, "bad JSON")
+	}
+	f, err := readFraming(b.Commit)
+	if err != nil {
+		return err
+	}
+	if f.contentType != mls.ContentTypeCommit {
+		return fail(http.StatusBadRequest, "commit is not a commit")
+	}
+	if !bytes.Equal(f.groupID, gid) {
+		return fail(http.StatusBadRequest, "commit is for another group")
+	}
+	c := &Commit{GroupID: gid, Epoch: f.epoch, Sender: r.client, Commit: b.Commit,
+		External: f.senderType == mls.SenderTypeNewMemberCommit}
+	// Only members commit, external commits included: the server cannot
+	// verify an external commit without the group's state, so it takes
+	// them only from members resyncing (phase 2: verify them against the
+	// stored GroupInfo and let new clients join). Epoch 0 is a group's
+	// creation. The store checks membership again inside its transaction.
+	ok, err := s.Store.IsMember(r.Context(), gid, r.client)
+	if err != nil {
+		return err
+	}
+	if !ok && (f.epoch != 0 || c.External) {
+		return ErrNotMember
+	}
+	if ok {
+		if err := s.checkLeaf(r, gid, f); err != nil {
+			return err
+		}
+	}
+	if b.Welcome != nil {
+		var m mls.MLSMessage
+		if err := m.UnmarshalBinary(b.Welcome); err != nil || m.Welcome == nil {
+			return fail(http.StatusBadRequest, "welcome is not a Welcome")
+		}
+		for _, sec := range m.Welcome.Secrets {
+			owner, err := s.Store.KeyPackageOwner(r.Context(), sec.NewMember)
+			if errors.Is(err, ErrNotFound) {
+				return fail(http.StatusBadRequest, "welcome names a KeyPackage this server does not know")
+			} else if err != nil {
+				return err
+			}
+			c.NewMembers = append(c.NewMembers, owner)
+		}
+		c.Welcome = b.Welcome
+	}
+	if b.GroupInfo != nil {
+		if c.Leaves, err = s.checkGroupInfo(r, b.GroupInfo, gid, f.epoch+1); err != nil {
+			return err
+		}
+		c.GroupInfo = b.GroupInfo
+	}
+	epoch, err := s.Store.AcceptCommit(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	s.Log.Info("commit accepted", "group", r.PathValue("group"), "epoch", epoch, "sender", r.client)
+	s.notify(c.NewMembers...)
+	if ms, err := s.Store.Members(r.Context(), gid); err == nil {
+		s.notify(ms...)
+	}
+	writeJSON(w, http.StatusOK, map[string]uint64{"epoch": epoch})
+	return nil
+}
+
+// checkGroupInfo checks a GroupInfo is of the group, of the epoch the
+// commit makes, and signed by the committer. When it carries the ratchet
+// tree, it returns the registered clients in the tree with their leaves:
+// the member set of the new epoch.
+func (s *Server) checkGroupInfo(r *request, data, gid []byte, epoch uint64) (map[string]uint32, error) {
+	var m mls.MLSMessage
+	if err := m.UnmarshalBinary(data); err != nil || m.GroupInfo == nil {
+		return nil, fail(http.StatusBadRequest, "group_info is not a GroupInfo")
+	}
+	gc := &m.GroupInfo.GroupContext
+	if !bytes.Equal(gc.GroupID, gid) || gc.Epoch != epoch {
+		return nil, fail(http.StatusBadRequest, "group_info is not of the group's next epoch")
+	}
+	c, err := s.Store.Client(r.Context(), r.client)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.GroupInfo.Verify(c.SignatureKey); err != nil {
+		return nil, fail(http.StatusBadRequest, "group_info is not signed by the committer")
+	}
+	ext, ok := m.GroupInfo.Extensions.Find(mls.ExtensionTypeRatchetTree)
+	if !ok {
+		return nil, nil
+	}
+	var tree mls.TreeNodes
+	if err := tree.UnmarshalBinary(ext.ExtensionData); err != nil {
+		return nil, fail(http.StatusBadRequest, "group_info has a malformed ratchet tree")
+	}
+	leaves := map[string]uint32{}
+	// Leaves are at the even node indices (RFC 9420 appendix C).
+	for i := 0; i < len(tree); i += 2 {
+		if tree[i] == nil || tree[i].Leaf == nil {
+			continue
+		}
+		id, err := s.Store.ClientByKey(r.Context(), tree[i].Leaf.SignatureKey)
+		if errors.Is(err, ErrNotFound) {
+			continue // a member who is no client of this server
+		} else if err != nil {
+			return nil, err
+		}
+		leaves[id] = uint32(i / 2)
+	}
+	if _, ok := leaves[r.client]; !ok {
+		return nil, fail(http.StatusBadRequest, "group_info's tree does not hold the committer")
+	}
+	return leaves, nil
+}
+
+func (s *Server) message(w http.ResponseWriter, r *request) error {
+	gid, err := groupID(r)
+	if err != nil {
+		return err
+	}
+	f, err := readFraming(r.body)
+	if err != nil {
+		return err
+	}
+	if f.contentType == mls.ContentTypeCommit {
+		return fail(http.StatusBadRequest, "commits go to the commit endpoint")
+	}
+	if !bytes.Equal(f.groupID, gid) {
+		return fail(http.StatusBadRequest, "message is for another group")
+	}
+	ms, err := s.Store.Members(r.Context(), gid)
+	if err != nil {
+		return err
+	}
+	to := make([]string, 0, len(ms))
+	member := false
+	for _, m := range ms {
+		if m == r.client {
+			member = true
+		} else {
+			to = append(to, m)
+		}
+	}
+	if !member {
+		return ErrNotMember
+	}
+	if err := s.checkLeaf(r, gid, f); err != nil {
+		return err
+	}
+	cur, err := s.Store.Epoch(r.Context(), gid)
+	if err != nil {
+		return err
+	}
+	if f.epoch > cur || cur-f.epoch > s.EpochWindow {
+		writeJSON(w, http.StatusConflict, map[string]any{"error": "mls: ds: message epoch out of range", "epoch": cur})
+		return nil
+	}
+	if err := s.Store.Deliver(r.Context(), to, r.body); err != nil {
+		return err
+	}
+	s.notify(to...)
+	writeJSON(w, http.StatusOK, map[string]int{"delivered": len(to)})
+	return nil
+}
+
+func (s *Server) groupInfo(w http.ResponseWriter, r *request) error {
+	gid, err := groupID(r)
+	if err != nil {
+		return err
+	}
+	ok, err := s.Store.IsMember(r.Context(), gid, r.client)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNotMember
+	}
+	gi, err := s.Store.LatestGroupInfo(r.Context(), gid)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", ContentTypeMLS)
+	w.Write(gi)
+	return nil
+}
+
+// InboxMessage is one entry of GET /v1/inbox: an MLSMessage in the wire
+// form with its sequence number.
+type InboxMessage struct {
+	Seq     uint64 `json:"seq"`
+	Message []byte `json:"message"`
+}
+
+func (s *Server) inbox(w http.ResponseWriter, r *request) error {
+	q := r.URL.Query()
+	var after uint64
+	var wait time.Duration
+	var err error
+	if v := q.Get("after"); v != "" {
+		if after, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return fail(http.StatusBadRequest, "bad after")
+		}
+	}
+	if v := q.Get("wait"); v != "" {
+		if wait, err = time.ParseDuration(v); err != nil || wait < 0 {
+			return fail(http.StatusBadRequest, "bad wait")
+		}
+	}
+	wait = min(wait, s.MaxWait)
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		// Take the wake-up channel before reading, so a delivery between
+		// the read and the wait is not missed.
+		wake := s.waiter(r.client)
+		msgs, err := s.Store.Inbox(r.Context(), r.client, after, inboxPage)
+		if err != nil {
+			return err
+		}
+		if len(msgs) > 0 || wait == 0 {
+			out := make([]InboxMessage, 0, len(msgs))
+			for _, m := range msgs {
+				out = append(out, InboxMessage{m.Seq, m.Data})
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"messages": out})
+			return nil
+		}
+		// The poll tick catches deliveries by other server processes
+		// sharing the store, which this process is not told about.
+		select {
+		case <-wake:
+		case <-time.After(time.Second):
+		case <-deadline.C:
+			wait = 0
+		case <-r.Context().Done():
+			return nil
+		}
+	}
+}
+
+// AckRequest is the body of POST /v1/inbox/ack: every message up to and
+// including Seq is deleted from the client's inbox.
+type AckRequest struct {
+	Seq uint64 `json:"seq"`
+}
+
+func (s *Server) ack(w http.ResponseWriter, r *request) error {
+	var req AckRequest
+	if err := json.Unmarshal(r.body, &req); err != nil {
+		return fail(http.StatusBadRequest, "bad JSON")
+	}
+	if err := s.Store.Ack(r.Context(), r.client, req.Seq); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// waiter returns a channel closed at the next delivery to client.
+func (s *Server) waiter(client string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.waiters[client]
+	if !ok {
+		ch = make(chan struct{})
+		s.waiters[client] = ch
+	}
+	return ch
+}
+
+func (s *Server) notify(clients ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range clients {
+		if ch, ok := s.waiters[c]; ok {
+			close(ch)
+			delete(s.waiters, c)
+		}
+	}
+}

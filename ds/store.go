@@ -1,0 +1,152 @@
+// Package ds is a Delivery Service for MLS (RFC 9750 section 5, RFC 9420):
+// it stores clients and their KeyPackages, orders the commits of each group
+// (one per epoch) and fans messages out to per-client inboxes. It sees no
+// group secrets; it checks only what the wire form shows: group, epoch,
+// content type, and that the authenticated client is a member as far as the
+// server knows.
+package ds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Errors a Store returns, for handlers that branch on them.
+var (
+	// ErrNotFound: no such client, group or KeyPackage.
+	ErrNotFound = errors.New("mls: ds: not found")
+	// ErrExists: a client id already registered.
+	ErrExists = errors.New("mls: ds: already exists")
+	// ErrReplay: a request nonce seen before.
+	ErrReplay = errors.New("mls: ds: replayed nonce")
+	// ErrNotMember: the client is not a member of the group.
+	ErrNotMember = errors.New("mls: ds: not a member of the group")
+)
+
+// EpochConflictError is returned by Store.AcceptCommit when the commit's
+// epoch is not the group's current epoch: another commit won the race (or
+// the sender is behind). Current is the epoch the group is in now.
+type EpochConflictError struct {
+	Current uint64
+}
+
+func (e *EpochConflictError) Error() string {
+	return fmt.Sprintf("mls: ds: epoch conflict, group is at epoch %d", e.Current)
+}
+
+// Client is a registered client: one device of a user, known by the MLS
+// signature key that signs its requests and its KeyPackages.
+type Client struct {
+	ID           string
+	User         string
+	Suite        uint16
+	SignatureKey []byte
+}
+
+// KeyPackage is a published KeyPackage: Data is its MLSMessage encoding,
+// Ref its KeyPackageRef (RFC 9420 section 5.2).
+type KeyPackage struct {
+	Ref        []byte
+	ClientID   string
+	Data       []byte
+	LastResort bool
+}
+
+// Message is one entry of a client's inbox. Seq grows strictly with every
+// message stored for any client, so a client's inbox is in Seq order.
+type Message struct {
+	Seq  uint64
+	Data []byte
+}
+
+// Commit is a commit bundle the server accepted or refused as one unit.
+type Commit struct {
+	GroupID []byte
+	// Epoch is the epoch the commit was sent in; it must be the group's
+	// current epoch. A group unknown to the store is created by a commit
+	// in epoch 0, with Sender as its first member.
+	Epoch  uint64
+	Sender string
+	// External marks an external commit (RFC 9420 section 12.4.3.2): its
+	// Sender joins the group by it and need not be a member before.
+	External bool
+	// Commit is the MLSMessage of the commit, for every member but Sender.
+	Commit []byte
+	// Welcome, when not nil, goes to the clients of NewMembers, which
+	// then become members of the group.
+	Welcome    []byte
+	NewMembers []string
+	// Removed are clients that leave the member set (as the server can
+	// tell from a PublicMessage commit; see README).
+	Removed []string
+	// GroupInfo, when not nil, replaces the group's latest GroupInfo.
+	GroupInfo []byte
+	// Leaves, when not nil, is the whole member set of the new epoch, as
+	// read from the ratchet tree of the bundle's GroupInfo: each client
+	// registered here with its leaf index. It replaces the member set
+	// (NewMembers and Removed are then only for delivery).
+	Leaves map[string]uint32
+}
+
+// Store is the persistent state of the Delivery Service. Every rule that
+// must hold across server processes (one commit per epoch, one claim per
+// KeyPackage, one use per nonce) is enforced by the store's transactions,
+// never by process memory. Implementations are safe for concurrent use.
+type Store interface {
+	// CreateClient registers c; ErrExists if its id is taken.
+	CreateClient(ctx context.Context, c *Client) error
+	// Client returns the client with id, or ErrNotFound.
+	Client(ctx context.Context, id string) (*Client, error)
+	// UseNonce records nonce of client until expires; ErrReplay if it was
+	// recorded before and has not expired. Expired nonces may be purged.
+	UseNonce(ctx context.Context, clientID, nonce string, expires time.Time) error
+
+	// AddKeyPackages stores kps, all of one client. A KeyPackage already
+	// stored (same Ref) is ignored.
+	AddKeyPackages(ctx context.Context, kps []KeyPackage) error
+	// CountKeyPackages returns how many unclaimed, non-last-resort
+	// KeyPackages the client has.
+	CountKeyPackages(ctx context.Context, clientID string) (int, error)
+	// ClaimKeyPackages claims one KeyPackage for each client of user,
+	// atomically: an ordinary one is marked claimed and never returned
+	// again; a client with none left gets its last-resort KeyPackage,
+	// which is never consumed. Clients with neither are left out.
+	ClaimKeyPackages(ctx context.Context, user string) ([]KeyPackage, error)
+	// KeyPackageOwner returns the client that published the KeyPackage
+	// with ref, or ErrNotFound.
+	KeyPackageOwner(ctx context.Context, ref []byte) (string, error)
+
+	// Epoch returns the current epoch of a group, or ErrNotFound.
+	Epoch(ctx context.Context, groupID []byte) (uint64, error)
+	// IsMember reports whether the client is in the group's member set.
+	IsMember(ctx context.Context, groupID []byte, clientID string) (bool, error)
+	// Leaf returns the leaf index of a member, when the server knows it
+	// (from a GroupInfo's ratchet tree); known is false otherwise.
+	Leaf(ctx context.Context, groupID []byte, clientID string) (leaf uint32, known bool, err error)
+	// ClientByKey returns the id of the client with the signature key, or
+	// ErrNotFound.
+	ClientByKey(ctx context.Context, signatureKey []byte) (string, error)
+	// Members returns the group's member set, sorted.
+	Members(ctx context.Context, groupID []byte) ([]string, error)
+	// AcceptCommit applies c in one transaction, conditional on the
+	// group's epoch being c.Epoch: it advances the epoch, updates the
+	// member set, stores the GroupInfo and fills the inboxes. It returns
+	// the new epoch, or an *EpochConflictError and changes nothing.
+	AcceptCommit(ctx context.Context, c *Commit) (uint64, error)
+	// LatestGroupInfo returns the last GroupInfo stored for the group, or
+	// ErrNotFound.
+	LatestGroupInfo(ctx context.Context, groupID []byte) ([]byte, error)
+
+	// Deliver appends data to the inbox of each client of to.
+	Deliver(ctx context.Context, to []string, data []byte) error
+	// Inbox returns up to limit messages of the client with Seq > after,
+	// in order.
+	Inbox(ctx context.Context, clientID string, after uint64, limit int) ([]Message, error)
+	// Ack deletes the client's messages with Seq <= upTo.
+	Ack(ctx context.Context, clientID string, upTo uint64) error
+
+	// Close releases the store.
+	Close() error
+}

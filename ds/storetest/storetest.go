@@ -1,0 +1,351 @@
+// Package storetest is the behaviour test suite every ds.Store must pass.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/arbormls/mls/ds"
+)
+
+// Run runs the suite; open returns a fresh, empty store for each test.
+func Run(t *testing.T, open func(t *testing.T) ds.Store) {
+	tests := []struct {
+		name string
+		f    func(t *testing.T, s ds.Store)
+	}{
+		{"Clients", testClients},
+		{"Nonces", testNonces},
+		{"KeyPackages", testKeyPackages},
+		{"ClaimRace", testClaimRace},
+		{"Commits", testCommits},
+		{"CommitRace", testCommitRace},
+		{"Inbox", testInbox},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() { s.Close() })
+			tc.f(t, s)
+		})
+	}
+}
+
+var ctx = context.Background()
+
+func mustClient(t *testing.T, s ds.Store, id, user string) {
+	t.Helper()
+	if err := s.CreateClient(ctx, &ds.Client{ID: id, User: user, Suite: 1, SignatureKey: []byte("key of " + id)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testClients(t *testing.T, s ds.Store) {
+	mustClient(t, s, "a1", "a")
+	c, err := s.Client(ctx, "a1")
+	if err != nil || c.User != "a" || c.Suite != 1 || string(c.SignatureKey) != "key of a1" {
+		t.Fatalf("Client = %+v, %v", c, err)
+	}
+	if err := s.CreateClient(ctx, &ds.Client{ID: "a1", User: "x", Suite: 1, SignatureKey: []byte("other")}); !errors.Is(err, ds.ErrExists) {
+		t.Fatalf("duplicate id: %v", err)
+	}
+	if err := s.CreateClient(ctx, &ds.Client{ID: "a2", User: "x", Suite: 1, SignatureKey: []byte("key of a1")}); !errors.Is(err, ds.ErrExists) {
+		t.Fatalf("duplicate signature key: %v", err)
+	}
+	if _, err := s.Client(ctx, "nobody"); !errors.Is(err, ds.ErrNotFound) {
+		t.Fatalf("unknown client: %v", err)
+	}
+}
+
+func testNonces(t *testing.T, s ds.Store) {
+	mustClient(t, s, "a1", "a")
+	exp := time.Now().Add(time.Minute)
+	if err := s.UseNonce(ctx, "a1", "n1", exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UseNonce(ctx, "a1", "n1", exp); !errors.Is(err, ds.ErrReplay) {
+		t.Fatalf("replay: %v", err)
+	}
+	if err := s.UseNonce(ctx, "a1", "n2", exp); err != nil {
+		t.Fatal(err)
+	}
+	// An expired nonce is forgotten (its timestamp is refused anyway).
+	if err := s.UseNonce(ctx, "a1", "old", time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UseNonce(ctx, "a1", "old", exp); err != nil {
+		t.Fatalf("expired nonce: %v", err)
+	}
+}
+
+func kps(client string, n int, lastResort bool) []ds.KeyPackage {
+	var out []ds.KeyPackage
+	for i := range n {
+		out = append(out, ds.KeyPackage{Ref: []byte(fmt.Sprintf("%s-ref-%d", client, i)), ClientID: client, Data: []byte(fmt.Sprintf("%s-kp-%d", client, i))})
+	}
+	if lastResort {
+		out = append(out, ds.KeyPackage{Ref: []byte(client + "-ref-lr"), ClientID: client, Data: []byte(client + "-kp-lr"), LastResort: true})
+	}
+	return out
+}
+
+func testKeyPackages(t *testing.T, s ds.Store) {
+	mustClient(t, s, "b1", "b")
+	mustClient(t, s, "b2", "b")
+	mustClient(t, s, "c1", "c")
+	if err := s.AddKeyPackages(ctx, kps("b1", 2, true)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddKeyPackages(ctx, kps("b2", 1, false)); err != nil {
+		t.Fatal(err)
+	}
+	// Publishing the same again changes nothing.
+	if err := s.AddKeyPackages(ctx, kps("b1", 2, true)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.CountKeyPackages(ctx, "b1"); n != 2 {
+		t.Fatalf("count = %d, want 2", n)
+	}
+	got, err := s.ClaimKeyPackages(ctx, "b")
+	if err != nil || len(got) != 2 || got[0].ClientID != "b1" || string(got[0].Data) != "b1-kp-0" || got[1].ClientID != "b2" {
+		t.Fatalf("first claim = %+v, %v", got, err)
+	}
+	got, _ = s.ClaimKeyPackages(ctx, "b")
+	if len(got) != 1 || string(got[0].Data) != "b1-kp-1" {
+		t.Fatalf("second claim = %+v (b2 has nothing left)", got)
+	}
+	for range 3 {
+		got, _ = s.ClaimKeyPackages(ctx, "b")
+		if len(got) != 1 || !got[0].LastResort || string(got[0].Data) != "b1-kp-lr" {
+			t.Fatalf("claim after exhaustion = %+v, want the last resort", got)
+		}
+	}
+	if n, _ := s.CountKeyPackages(ctx, "b1"); n != 0 {
+		t.Fatalf("count = %d, want 0", n)
+	}
+	if got, _ := s.ClaimKeyPackages(ctx, "nobody"); len(got) != 0 {
+		t.Fatal("claim for an unknown user returned KeyPackages")
+	}
+	if owner, err := s.KeyPackageOwner(ctx, []byte("b2-ref-0")); err != nil || owner != "b2" {
+		t.Fatalf("owner = %q, %v", owner, err)
+	}
+	if _, err := s.KeyPackageOwner(ctx, []byte("nope")); !errors.Is(err, ds.ErrNotFound) {
+		t.Fatalf("unknown ref: %v", err)
+	}
+}
+
+func testClaimRace(t *testing.T, s ds.Store) {
+	mustClient(t, s, "b1", "b")
+	mustClient(t, s, "b2", "b")
+	if err := s.AddKeyPackages(ctx, kps("b1", 15, true)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddKeyPackages(ctx, kps("b2", 15, true)); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			got, err := s.ClaimKeyPackages(ctx, "b")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if len(got) != 2 {
+				t.Errorf("claim returned %d KeyPackages, want one per client", len(got))
+			}
+			mu.Lock()
+			for _, kp := range got {
+				if !kp.LastResort {
+					seen[string(kp.Data)]++
+				}
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(seen) != 30 {
+		t.Fatalf("%d ordinary KeyPackages claimed, want all 30", len(seen))
+	}
+	for kp, n := range seen {
+		if n != 1 {
+			t.Fatalf("%s claimed %d times", kp, n)
+		}
+	}
+}
+
+func testCommits(t *testing.T, s ds.Store) {
+	for _, id := range []string{"a", "b", "c", "x"} {
+		mustClient(t, s, id, id)
+	}
+	g := []byte("group")
+	if _, err := s.Epoch(ctx, g); !errors.Is(err, ds.ErrNotFound) {
+		t.Fatalf("unknown group: %v", err)
+	}
+	if _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 3, Sender: "a", Commit: []byte("c")}); !errors.Is(err, ds.ErrNotFound) {
+		t.Fatalf("commit to an unknown group past epoch 0: %v", err)
+	}
+	e, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 0, Sender: "a", Commit: []byte("c0"), Welcome: []byte("w0"), NewMembers: []string{"b"}, GroupInfo: []byte("gi1")})
+	if err != nil || e != 1 {
+		t.Fatalf("first commit: %d, %v", e, err)
+	}
+	var conflict *ds.EpochConflictError
+	if _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 0, Sender: "x", Commit: []byte("c0'")}); !errors.As(err, &conflict) || conflict.Current != 1 {
+		t.Fatalf("second creation: %v", err)
+	}
+	if ms, _ := s.Members(ctx, g); fmt.Sprint(ms) != "[a b]" {
+		t.Fatalf("members = %v", ms)
+	}
+	if _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 1, Sender: "x", Commit: []byte("c1")}); !errors.Is(err, ds.ErrNotMember) {
+		t.Fatalf("commit by a non-member: %v", err)
+	}
+	if ep, _ := s.Epoch(ctx, g); ep != 1 {
+		t.Fatalf("a refused commit moved the epoch to %d", ep)
+	}
+	// An external commit brings its sender in; a removal takes one out.
+	if e, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 1, Sender: "c", External: true, Commit: []byte("c1"), Removed: []string{"b"}}); err != nil || e != 2 {
+		t.Fatalf("external commit: %d, %v", e, err)
+	}
+	if ms, _ := s.Members(ctx, g); fmt.Sprint(ms) != "[a c]" {
+		t.Fatalf("members = %v", ms)
+	}
+	if ok, _ := s.IsMember(ctx, g, "b"); ok {
+		t.Fatal("removed member still a member")
+	}
+	if _, known, err := s.Leaf(ctx, g, "a"); err != nil || known {
+		t.Fatalf("leaf known before any tree: %v, %v", known, err)
+	}
+	// A commit with the tree's leaves replaces the member set.
+	if e, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 2, Sender: "a", Commit: []byte("c2"), Leaves: map[string]uint32{"a": 0, "x": 3}}); err != nil || e != 3 {
+		t.Fatalf("commit with leaves: %d, %v", e, err)
+	}
+	if ms, _ := s.Members(ctx, g); fmt.Sprint(ms) != "[a x]" {
+		t.Fatalf("members = %v", ms)
+	}
+	if leaf, known, err := s.Leaf(ctx, g, "x"); err != nil || !known || leaf != 3 {
+		t.Fatalf("leaf of x = %d, %v, %v", leaf, known, err)
+	}
+	if _, _, err := s.Leaf(ctx, g, "c"); !errors.Is(err, ds.ErrNotMember) {
+		t.Fatalf("leaf of a non-member: %v", err)
+	}
+	if id, err := s.ClientByKey(ctx, []byte("key of x")); err != nil || id != "x" {
+		t.Fatalf("ClientByKey = %q, %v", id, err)
+	}
+	if _, err := s.ClientByKey(ctx, []byte("nobody's")); !errors.Is(err, ds.ErrNotFound) {
+		t.Fatalf("ClientByKey of an unknown key: %v", err)
+	}
+	if gi, err := s.LatestGroupInfo(ctx, g); err != nil || string(gi) != "gi1" {
+		t.Fatalf("group info = %q, %v", gi, err)
+	}
+	// b got the Welcome, then the external commit; a got only the latter.
+	if m, _ := s.Inbox(ctx, "b", 0, 10); len(m) != 2 || string(m[0].Data) != "w0" || string(m[1].Data) != "c1" {
+		t.Fatalf("b's inbox = %+v", m)
+	}
+	if m, _ := s.Inbox(ctx, "a", 0, 10); len(m) != 1 || string(m[0].Data) != "c1" {
+		t.Fatalf("a's inbox = %+v", m)
+	}
+	// c got a's commit c2, but not its own external commit c1.
+	if m, _ := s.Inbox(ctx, "c", 0, 10); len(m) != 1 || string(m[0].Data) != "c2" {
+		t.Fatalf("c's inbox = %+v", m)
+	}
+}
+
+func testCommitRace(t *testing.T, s ds.Store) {
+	const n = 12
+	g := []byte("raced")
+	var members []string
+	for i := range n {
+		id := fmt.Sprint("m", i)
+		mustClient(t, s, id, id)
+		members = append(members, id)
+	}
+	if _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Sender: "m0", Commit: []byte("c"), Welcome: []byte("w"), NewMembers: members[1:]}); err != nil {
+		t.Fatal(err)
+	}
+	for round := uint64(1); round <= 3; round++ {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		won := 0
+		for _, m := range members {
+			wg.Go(func() {
+				_, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: round, Sender: m, Commit: []byte(m)})
+				var conflict *ds.EpochConflictError
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					won++
+				case errors.As(err, &conflict):
+					if conflict.Current != round+1 {
+						t.Errorf("conflict names epoch %d, want %d", conflict.Current, round+1)
+					}
+				default:
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if won != 1 {
+			t.Fatalf("round %d: %d commits won, want 1", round, won)
+		}
+	}
+	if ep, _ := s.Epoch(ctx, g); ep != 4 {
+		t.Fatalf("epoch = %d, want 4", ep)
+	}
+}
+
+func testInbox(t *testing.T, s ds.Store) {
+	mustClient(t, s, "a", "a")
+	mustClient(t, s, "b", "b")
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 10 {
+				if err := s.Deliver(ctx, []string{"a", "b"}, []byte(fmt.Sprintf("%d-%d", w, i))); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, c := range []string{"a", "b"} {
+		m, err := s.Inbox(ctx, c, 0, 100)
+		if err != nil || len(m) != 40 {
+			t.Fatalf("%s: %d messages, %v", c, len(m), err)
+		}
+		last := map[byte]int{}
+		for i := range m {
+			if m[i].Seq != uint64(i+1) {
+				t.Fatalf("%s: seq %d at %d; a client's numbers are 1, 2, 3, ...", c, m[i].Seq, i)
+			}
+			var w, k int
+			fmt.Sscanf(string(m[i].Data), "%d-%d", &w, &k)
+			if k < last[byte(w)] {
+				t.Fatal("one sender's messages out of order")
+			}
+			last[byte(w)] = k
+		}
+	}
+	if err := s.Ack(ctx, "a", 30); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := s.Inbox(ctx, "a", 0, 100)
+	if len(m) != 10 || m[0].Seq != 31 {
+		t.Fatalf("after ack: %d messages from %d", len(m), m[0].Seq)
+	}
+	if m, _ := s.Inbox(ctx, "a", 35, 2); len(m) != 2 || m[0].Seq != 36 {
+		t.Fatalf("paged read: %+v", m)
+	}
+	if m, _ := s.Inbox(ctx, "b", 0, 100); len(m) != 40 {
+		t.Fatal("ack of a touched b's inbox")
+	}
+	if err := s.Deliver(ctx, []string{"nobody"}, []byte("x")); !errors.Is(err, ds.ErrNotFound) {
+		t.Fatalf("delivery to an unknown client: %v", err)
+	}
+}
