@@ -49,6 +49,9 @@ type ResumeOptions struct {
 	Extensions Extensions
 	// RatchetTreeOutOfBand keeps the tree out of the Welcome.
 	RatchetTreeOutOfBand bool
+	// ForcePath gives the new group's first commit a path, which a
+	// commit of Adds and a PSK does not need.
+	ForcePath bool
 }
 
 // ReInit creates the group that continues this one after a commit with a
@@ -111,7 +114,7 @@ func (g *Group) resume(usage ResumptionPSKUsage, suite ciphersuite.ID, keyPackag
 	}
 	ng.resumeFrom, ng.resumeUsage = g, usage
 	psk := PreSharedKeyID{PSKType: PSKTypeResumption, Usage: usage, PSKGroupID: g.gc.GroupID, PSKEpoch: g.gc.Epoch}
-	pc, err := ng.Commit(CommitOptions{Add: keyPackages, PSKs: []PreSharedKeyID{psk}, RatchetTreeOutOfBand: opts.RatchetTreeOutOfBand})
+	pc, err := ng.Commit(CommitOptions{Add: keyPackages, PSKs: []PreSharedKeyID{psk}, RatchetTreeOutOfBand: opts.RatchetTreeOutOfBand, Update: opts.ForcePath})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -581,6 +581,7 @@ func (s *Server) ReInitWelcome(_ context.Context, req *pb.ReInitWelcomeRequest) 
 		return s.withReInit(req.GetReinitId(), func(c *clientState) error {
 			g, pc, err := c.group.ReInit(kps, &mls.ResumeOptions{
 				Identity: c.identity, Config: c.cfg, RatchetTreeOutOfBand: req.GetExternalTree(),
+				ForcePath: req.GetForcePath(),
 			})
 			if err != nil {
 				return failed("creating the reinitialized group", err)
@@ -676,7 +677,7 @@ func (s *Server) CreateBranch(_ context.Context, req *pb.CreateBranchRequest) (*
 		return s.withGroup(req.GetStateId(), func(c *clientState) error {
 			g, pc, err := c.group.Branch(kps, &mls.ResumeOptions{
 				Config: c.cfg, GroupID: bytes.Clone(req.GetGroupId()), Extensions: exts,
-				RatchetTreeOutOfBand: req.GetExternalTree(),
+				RatchetTreeOutOfBand: req.GetExternalTree(), ForcePath: req.GetForcePath(),
 			})
 			if err != nil {
 				return failed("creating the branch", err)
