@@ -3,28 +3,33 @@
 # this machine, keeps the raw JSON lines in results/, and regenerates the
 # part of BENCHMARKS.md between its "generated" markers from them with
 # benchreport. Usage: cmd/mls/bench/report.sh [RUNS]   (default 5)
+#        cmd/mls/bench/report.sh --regenerate   (tables from results/ only)
 # ARBOR_ROOT names another checkout to measure Arbor from (default: this one).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
-runs=${1:-5}
-arbor_root=${ARBOR_ROOT:-$root}
 res="$here/results"
-mkdir -p "$res"
 members=100,1000
-load() { uptime | sed 's/.*load average/load average/'; }
-{
-  echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo "- machine: $(nproc) cores, $(uname -srm), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
-  echo "- $(go version), node $(node --version), ts-mls $(sed -n 's/.*"ts-mls": "\(.*\)".*/\1/p' "$here/ts-mls/package.json")"
-  dirty=$(git -C "$arbor_root" status --porcelain --untracked-files=no | grep -q . && echo " with uncommitted changes" || true)
-  echo "- Arbor at commit $(git -C "$arbor_root" rev-parse --short HEAD)$dirty"
-  echo "- $(load) before Arbor"
-} > "$res/machine.md"
-(cd "$arbor_root" && go run ./cmd/mls bench --members "$members" --shape both --runs "$runs") > "$res/arbor.jsonl"
-echo "- $(load) after Arbor, before ts-mls" >> "$res/machine.md"
-"$here/ts-mls/run.sh" --members "$members" --runs "$runs" > "$res/ts-mls.jsonl"
-echo "- $(load) after ts-mls" >> "$res/machine.md"
+if [ "${1:-}" = --regenerate ]; then
+  runs=$(sed -n '1s/.*"runs":\([0-9]*\).*/\1/p' "$res/arbor.jsonl")
+else
+  runs=${1:-5}
+  arbor_root=${ARBOR_ROOT:-$root}
+  mkdir -p "$res"
+  load() { uptime | sed 's/.*load average/load average/'; }
+  {
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- machine: $(nproc) cores, $(uname -srm), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
+    echo "- $(go version), node $(node --version), ts-mls $(sed -n 's/.*"ts-mls": "\(.*\)".*/\1/p' "$here/ts-mls/package.json")"
+    dirty=$(git -C "$arbor_root" status --porcelain --untracked-files=no | grep -q . && echo " with uncommitted changes" || true)
+    echo "- Arbor at commit $(git -C "$arbor_root" rev-parse --short HEAD)$dirty"
+    echo "- $(load) before Arbor"
+  } > "$res/machine.md"
+  (cd "$arbor_root" && go run ./cmd/mls bench --members "$members" --shape both --runs "$runs") > "$res/arbor.jsonl"
+  echo "- $(load) after Arbor, before ts-mls" >> "$res/machine.md"
+  "$here/ts-mls/run.sh" --members "$members" --runs "$runs" > "$res/ts-mls.jsonl"
+  echo "- $(load) after ts-mls" >> "$res/machine.md"
+fi
 gen=$(mktemp)
 trap 'rm -f "$gen"' EXIT
 {

@@ -183,7 +183,11 @@ func ratioCell(r result, ok bool, boundUs float64, bok bool) string {
 	if !ok || !bok || boundUs <= 0 {
 		return none
 	}
-	return fmt.Sprintf("%.3g", float64(r.MedianNs)/(boundUs*1e3))
+	ratio := float64(r.MedianNs) / (boundUs * 1e3)
+	if ratio >= 100 {
+		return fmt.Sprintf("%.0f", ratio)
+	}
+	return fmt.Sprintf("%.3g", ratio)
 }
 
 func bytesCell(r result, ok bool) string {
