@@ -1,16 +1,22 @@
 // Measures ts-mls (npm) on the operations of `mls bench` and prints its
 // JSON-lines format, one object per line:
 //   {"op","suite","members","shape","runs","median_ns","min_ns","max_ns","bytes"}
-// Usage: node bench.mjs [--members LIST] [--runs K] [--ops LIST] [--shape sparse]
+// Usage: node bench.mjs [--members LIST] [--runs K] [--ops LIST] [--shape full|sparse|both]
 //
-// The n-member group is built the fastest honest way ts-mls allows: member
-// 0 creates it and adds the n-1 others in one commit, which leaves every
-// parent node blank (the sparse shape of mls bench). The full shape would
-// need about n/2 members each to commit and every other member to process
-// it; it is not measured (--shape full is refused).
-// Member 0 commits and sends, the last member (joined from that Welcome)
-// processes, as in mls bench. ts-mls states are immutable values, so a
-// commit is "discarded" by keeping the state it was made from.
+// The n-member group is built the fastest honest way ts-mls allows.
+// Sparse shape (every parent blank): member 0 creates the group and adds
+// the n-1 others in one commit, which has no path; member 0 commits and
+// sends, the last member (joined from that Welcome) processes, as in mls
+// bench. Full shape (every parent set): members join one at a time, each
+// added by the previous one and committing with a path at once, which sets
+// its direct path and clears the unmerged leaves; member 0 processes every
+// one of those commits. The roles are then swapped: the last member
+// commits and sends, member 0 processes (both the root away from each
+// other, as in mls bench). Building the full shape costs time quadratic in
+// n (a join and two processed commits per member): fine at 100 members,
+// about an hour at 1,000.
+// ts-mls states are immutable values, so a commit is "discarded" by
+// keeping the state it was made from.
 //
 //   join       a new member joins from a Welcome, ratchet tree out of band
 //              (joinGroup's ratchetTree argument); bytes: the Welcome
@@ -34,7 +40,7 @@ const allOps = ["join", "commit", "process", "add", "add1000", "remove", "protec
 const usage = "usage: node bench.mjs [--members LIST] [--runs K] [--ops LIST] [--shape sparse]"
 
 function parseArgs(argv) {
-  const opts = { members: [100, 1000], runs: 5, ops: allOps, shape: "sparse" }
+  const opts = { members: [100, 1000], runs: 5, ops: allOps, shapes: ["sparse"] }
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i], value = argv[++i]
     if (value === undefined) throw new Error(`${flag} needs a value\n${usage}`)
@@ -56,7 +62,8 @@ function parseArgs(argv) {
           if (!allOps.includes(op)) throw new Error(`unknown operation ${JSON.stringify(op)} (known: ${allOps.join(" ")})`)
         break
       case "--shape":
-        if (value !== "sparse") throw new Error(`shape ${JSON.stringify(value)}: only sparse is measured for ts-mls (see bench.mjs)`)
+        if (!["full", "sparse", "both"].includes(value)) throw new Error(`bad shape ${JSON.stringify(value)}: full, sparse or both`)
+        opts.shapes = value === "both" ? ["full", "sparse"] : [value]
         break
       default:
         throw new Error(`unknown flag ${flag}\n${usage}`)
@@ -91,16 +98,54 @@ async function keyPackages(k, prefix) {
   return kps
 }
 
-async function bench(n) {
-  // Setup: member 0 creates the group and adds the n-1 others in one commit.
+// sparseGroup returns member 0 and the last member of an n-member group
+// whose parents are all blank.
+async function sparseGroup(n) {
   const creator = await keyPackage("member 0")
   const others = await keyPackages(n - 1, "member")
-  let committer = await createGroup(enc.encode("bench group"), creator.publicPackage, creator.privatePackage, [], impl)
-  const setup = await createCommit({ state: committer, cipherSuite: impl }, { extraProposals: others.map(addProposal) })
-  committer = setup.newState
+  const state = await createGroup(enc.encode("bench group"), creator.publicPackage, creator.privatePackage, [], impl)
+  const setup = await createCommit({ state, cipherSuite: impl }, { extraProposals: others.map(addProposal) })
   const last = others[n - 2]
-  let processor = await joinGroup(setup.welcome, last.publicPackage, last.privatePackage, emptyPskIndex, impl, committer.ratchetTree)
-  if (processor.groupContext.epoch !== committer.groupContext.epoch) throw new Error("setup: the last member is in another epoch")
+  const lastState = await joinGroup(setup.welcome, last.publicPackage, last.privatePackage, emptyPskIndex, impl, setup.newState.ratchetTree)
+  return [setup.newState, lastState]
+}
+
+// fullGroup returns the last member and member 0 of an n-member group
+// whose parents are all set.
+async function fullGroup(n) {
+  const creator = await keyPackage("member 0")
+  let first = await createGroup(enc.encode("bench group"), creator.publicPackage, creator.privatePackage, [], impl)
+  let holder = first
+  const process = async (c) => (await processMessage(c.commit, first, emptyPskIndex, acceptAll, impl)).newState
+  for (let k = 1; k < n; k++) {
+    const kp = await keyPackage(`member ${k}`)
+    const add = await createCommit({ state: holder, cipherSuite: impl }, { extraProposals: [addProposal(kp)] })
+    if (k > 1) first = await process(add)
+    else first = add.newState
+    holder = await joinGroup(add.welcome, kp.publicPackage, kp.privatePackage, emptyPskIndex, impl, add.newState.ratchetTree)
+    const update = await createCommit({ state: holder, cipherSuite: impl })
+    holder = update.newState
+    first = await process(update)
+  }
+  // Check the shape: every parent with members on both sides set (one
+  // with an empty side is on no filtered direct path, RFC 9420 section
+  // 4.1.2, and its resolution is its other side's anyway), none with
+  // unmerged leaves.
+  const bothSides = (i) => {
+    let k = 0
+    while ((i >> k) & 1) k++
+    return ((i >> (k + 1)) << k) + (1 << (k - 1)) < n
+  }
+  const tree = holder.ratchetTree
+  const blank = tree.filter((node, i) => i % 2 === 1 && bothSides(i) && node == null).length
+  const unmerged = tree.filter((node) => node?.nodeType === "parent" && node.parent.unmergedLeaves.length > 0).length
+  if (blank > 0 || unmerged > 0) throw new Error(`full shape: ${blank} blank parents, ${unmerged} with unmerged leaves`)
+  return [holder, first]
+}
+
+async function bench(n, shape) {
+  let [committer, processor] = await (shape === "full" ? fullGroup(n) : sparseGroup(n))
+  if (processor.groupContext.epoch !== committer.groupContext.epoch) throw new Error("setup: committer and processor in different epochs")
 
   const commitOp = async (makeOptions) => {
     const ds = []
@@ -178,10 +223,10 @@ async function bench(n) {
     try {
       r = await ops[op]()
     } catch (e) {
-      throw new Error(`${n} members, sparse: ${op}: ${e.message || e}`)
+      throw new Error(`${n} members, ${shape}: ${op}: ${e.message || e}`)
     }
-    console.log(JSON.stringify({ op, suite, members: n, shape: "sparse", ...r }))
+    console.log(JSON.stringify({ op, suite, members: n, shape, ...r }))
   }
 }
 
-for (const n of opts.members) await bench(n)
+for (const n of opts.members) for (const shape of opts.shapes) await bench(n, shape)
