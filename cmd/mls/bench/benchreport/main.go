@@ -1,0 +1,198 @@
+// Command benchreport turns the JSON-lines output of `mls bench` (Arbor)
+// and of cmd/mls/bench/ts-mls/bench.mjs (ts-mls) into the markdown tables
+// of BENCHMARKS.md, with the lower bounds of the model in model.go, so the
+// tables are regenerated from measurements, never typed by hand.
+//
+// Usage: benchreport --arbor FILE --ts FILE
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+)
+
+// ops are the operations of mls bench, in its order.
+var ops = []string{"join", "commit", "process", "add", "add1000", "remove", "protect", "unprotect", "state", "memory"}
+
+// result is one line of mls bench output.
+type result struct {
+	Op       string `json:"op"`
+	Suite    int    `json:"suite"`
+	Members  int    `json:"members"`
+	Shape    string `json:"shape"`
+	Runs     int    `json:"runs"`
+	MedianNs int64  `json:"median_ns"`
+	MinNs    int64  `json:"min_ns"`
+	MaxNs    int64  `json:"max_ns"`
+	Bytes    int    `json:"bytes"`
+}
+
+type key struct {
+	op      string
+	members int
+	shape   string
+}
+
+func main() {
+	arbor := flag.String("arbor", "", "JSON lines of mls bench")
+	ts := flag.String("ts", "", "JSON lines of the ts-mls bench")
+	flag.Parse()
+	if *arbor == "" || *ts == "" || flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "usage: benchreport --arbor FILE --ts FILE")
+		os.Exit(2)
+	}
+	if err := run(*arbor, *ts, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "benchreport:", err)
+		os.Exit(1)
+	}
+}
+
+func run(arborFile, tsFile string, out io.Writer) error {
+	a, err := readResults(arborFile)
+	if err != nil {
+		return err
+	}
+	t, err := readResults(tsFile)
+	if err != nil {
+		return err
+	}
+	keys := make([]key, 0, len(a)+len(t))
+	for _, m := range []map[key]result{a, t} {
+		for k := range m {
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	slices.SortFunc(keys, func(x, y key) int {
+		if c := slices.Index(ops, x.op) - slices.Index(ops, y.op); c != 0 {
+			return c
+		}
+		if c := x.members - y.members; c != 0 {
+			return c
+		}
+		return strings.Compare(x.shape, y.shape)
+	})
+	w := bufio.NewWriter(out)
+	fmt.Fprintln(w, "| op | members | shape | Arbor | ts-mls | lower bound | one core | Arbor ÷ bound | ts-mls ÷ bound | Arbor bytes | ts-mls bytes |")
+	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, k := range keys {
+		ar, aok := a[k]
+		tr, tok := t[k]
+		b, bok := lowerBound(k.op, k.members, k.shape)
+		timed := k.op != "state" && k.op != "memory"
+		cells := []string{k.op, fmt.Sprint(k.members), k.shape,
+			timeCell(ar, aok && timed), timeCell(tr, tok && timed),
+			usCell(b.parallel, bok), usCell(b.serial, bok),
+			ratioCell(ar, aok && timed, b.parallel, bok), ratioCell(tr, tok && timed, b.parallel, bok),
+			bytesCell(ar, aok), bytesCell(tr, tok)}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "The model at 50,000 members, full tree, beside the bounds DESIGN.md gives:")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| op | model, 2 cores | model, one core | DESIGN.md |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|")
+	for _, d := range designBounds {
+		var sum bound
+		for _, op := range strings.Split(d.ops, "+") {
+			b, _ := lowerBound(op, 50000, "full")
+			sum.serial += b.serial
+			sum.parallel += b.parallel
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", d.ops, usCell(sum.parallel, true), usCell(sum.serial, true), d.design)
+	}
+	return w.Flush()
+}
+
+// designBounds are the lower bounds DESIGN.md ("Performance facts") gives
+// for 50,000 members with a full tree, to compare the model with.
+var designBounds = []struct{ ops, design string }{
+	{"join", "0.3 to 1.9 s"},
+	{"commit", "0.5 to 1.7 ms"},
+	{"process", "0.2 to 0.6 ms"},
+	{"add1000", "32 to 144 ms"},
+	{"protect+unprotect", "59 µs"},
+}
+
+// readResults reads JSON lines of mls bench output, keyed by operation,
+// group size and shape.
+func readResults(file string) (map[key]result, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m := make(map[key]result)
+	dec := json.NewDecoder(f)
+	for {
+		var r result
+		if err := dec.Decode(&r); errors.Is(err, io.EOF) {
+			return m, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if !slices.Contains(ops, r.Op) {
+			return nil, fmt.Errorf("%s: unknown operation %q", file, r.Op)
+		}
+		k := key{r.Op, r.Members, r.Shape}
+		if _, dup := m[k]; dup {
+			return nil, fmt.Errorf("%s: %s at %d members, %s, twice", file, r.Op, r.Members, r.Shape)
+		}
+		m[k] = r
+	}
+}
+
+// duration formats nanoseconds with three significant digits.
+func duration(ns float64) string {
+	switch {
+	case ns >= 1e9:
+		return fmt.Sprintf("%.3g s", ns/1e9)
+	case ns >= 1e6:
+		return fmt.Sprintf("%.3g ms", ns/1e6)
+	case ns >= 1e3:
+		return fmt.Sprintf("%.3g µs", ns/1e3)
+	}
+	return fmt.Sprintf("%.3g ns", ns)
+}
+
+const none = "—"
+
+func timeCell(r result, ok bool) string {
+	if !ok {
+		return none
+	}
+	return duration(float64(r.MedianNs))
+}
+
+func usCell(us float64, ok bool) string {
+	if !ok {
+		return none
+	}
+	return duration(us * 1e3)
+}
+
+func ratioCell(r result, ok bool, boundUs float64, bok bool) string {
+	if !ok || !bok || boundUs <= 0 {
+		return none
+	}
+	ratio := float64(r.MedianNs) / (boundUs * 1e3)
+	if ratio >= 100 {
+		return fmt.Sprintf("%.0f", ratio)
+	}
+	return fmt.Sprintf("%.3g", ratio)
+}
+
+func bytesCell(r result, ok bool) string {
+	if !ok || r.Bytes == 0 {
+		return none
+	}
+	return fmt.Sprint(r.Bytes)
+}
