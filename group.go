@@ -43,6 +43,7 @@ const (
 	stateActive  groupState = iota
 	stateRemoved            // a commit removed this client
 	stateReInit             // a commit with a ReInit closed the group
+	stateErased             // Erase zeroed the group's secrets; never saved
 )
 
 // Group is one client's state of an MLS group (RFC 9420 sections 8 to 14):
@@ -338,6 +339,8 @@ func (g *Group) checkActive() error {
 		return fmt.Errorf("%w: this client was removed", ErrGroupInactive)
 	case stateReInit:
 		return fmt.Errorf("%w: the group was closed by a ReInit", ErrGroupInactive)
+	case stateErased:
+		return fmt.Errorf("%w: the group was erased", ErrGroupInactive)
 	}
 	return nil
 }
@@ -403,7 +406,7 @@ func (g *Group) EpochAuthenticator() []byte { return bytes.Clone(g.secrets.Epoch
 // epoch (RFC 9420 section 8.5): a secret the members share, for use by
 // the application.
 func (g *Group) Export(label string, context []byte, length int) ([]byte, error) {
-	if g.state == stateRemoved {
+	if g.state == stateRemoved || g.state == stateErased {
 		return nil, ErrGroupInactive
 	}
 	return g.secrets.Exporter(label, context, length)
@@ -412,6 +415,9 @@ func (g *Group) Export(label string, context []byte, length int) ([]byte, error)
 // ResumptionPSK returns the resumption_psk of epoch, the current one or a
 // kept past one (RFC 9420 section 8.6).
 func (g *Group) ResumptionPSK(epoch uint64) ([]byte, error) {
+	if g.state == stateErased {
+		return nil, g.checkActive()
+	}
 	if epoch == g.gc.Epoch && g.state != stateRemoved {
 		return bytes.Clone(g.secrets.ResumptionPSK()), nil
 	}
@@ -523,4 +529,36 @@ func (g *Group) GroupInfo(opts *GroupInfoOptions) (*MLSMessage, error) {
 // lowestCommonAncestor returns the lowest node above both leaves.
 func lowestCommonAncestor(a, b LeafIndex) NodeIndex {
 	return treemath.CommonAncestor(a.NodeIndex(), b.NodeIndex())
+}
+
+// Erase zeroes every secret the group holds: the epoch secrets, the
+// message keys of the current and past epochs, the private keys of the
+// ratchet tree, the pending commit and cached proposals. Call it when the
+// application is done with a group (left it, or loaded it only to read
+// from it) rather than leaving the secrets to the garbage collector. The
+// signing key belongs to the Identity, which other groups may share, and
+// is left alone. Afterwards every operation fails with ErrGroupInactive,
+// and the group cannot be saved.
+func (g *Group) Erase() {
+	if g.pending != nil {
+		g.discardPending()
+	}
+	if g.secrets != nil {
+		g.secrets.Erase()
+	}
+	if g.pc != nil {
+		g.pc.Erase()
+	}
+	if g.tree != nil && g.tree.priv != nil {
+		g.tree.priv.erase()
+	}
+	for _, p := range g.past {
+		p.pc.Erase()
+		clear(p.resumptionPSK)
+	}
+	g.past = nil
+	g.proposals.erase()
+	g.proposals = newProposalCache()
+	g.reinit, g.resumeFrom = nil, nil
+	g.state = stateErased
 }

@@ -67,6 +67,9 @@ func (g *Group) Process(msg *MLSMessage) (*Received, error) {
 	if msg == nil {
 		return nil, errors.New("mls: nil message")
 	}
+	if g.state == stateErased {
+		return nil, g.checkActive()
+	}
 	var groupID []byte
 	var epoch uint64
 	var ct ContentType

@@ -239,6 +239,9 @@ var ErrUnknownStateVersion = errors.New("mls: unknown group state version")
 // created or merged, a message sent): a restored older state would reuse
 // message keys or accept messages again.
 func (g *Group) MarshalBinary() ([]byte, error) {
+	if g.state == stateErased {
+		return nil, g.checkActive()
+	}
 	idBytes, err := g.id.MarshalBinary()
 	if err != nil {
 		return nil, err
