@@ -4,6 +4,8 @@
 // tables are regenerated from measurements, never typed by hand.
 //
 // Usage: benchreport --arbor FILE --ts FILE
+//
+//	benchreport --growth FILE   (how Arbor's costs grow with the group size)
 package main
 
 import (
@@ -43,7 +45,15 @@ type key struct {
 func main() {
 	arbor := flag.String("arbor", "", "JSON lines of mls bench")
 	ts := flag.String("ts", "", "JSON lines of the ts-mls bench")
+	growthFile := flag.String("growth", "", "JSON lines of mls bench at several group sizes: print the growth table")
 	flag.Parse()
+	if *growthFile != "" && *arbor == "" && *ts == "" && flag.NArg() == 0 {
+		if err := growth(*growthFile, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "benchreport:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *arbor == "" || *ts == "" || flag.NArg() > 0 {
 		fmt.Fprintln(os.Stderr, "usage: benchreport --arbor FILE --ts FILE")
 		os.Exit(2)
@@ -195,4 +205,61 @@ func bytesCell(r result, ok bool) string {
 		return none
 	}
 	return fmt.Sprint(r.Bytes)
+}
+
+// growth prints one row per operation and one column per group size (and
+// shape) found in file: the median time, or the bytes for state and
+// memory, so that the README can show how each cost grows.
+func growth(file string, out io.Writer) error {
+	m, err := readResults(file)
+	if err != nil {
+		return err
+	}
+	type col struct {
+		members int
+		shape   string
+	}
+	var cols []col
+	for k := range m {
+		if c := (col{k.members, k.shape}); !slices.Contains(cols, c) {
+			cols = append(cols, c)
+		}
+	}
+	if len(cols) == 0 {
+		return fmt.Errorf("%s: no results", file)
+	}
+	slices.SortFunc(cols, func(x, y col) int {
+		if c := strings.Compare(x.shape, y.shape); c != 0 {
+			return c
+		}
+		return x.members - y.members
+	})
+	w := bufio.NewWriter(out)
+	head, rule := "| op |", "|---|"
+	for _, c := range cols {
+		head += fmt.Sprintf(" %d (%s) |", c.members, c.shape)
+		rule += "---:|"
+	}
+	fmt.Fprintln(w, head)
+	fmt.Fprintln(w, rule)
+	for _, op := range ops {
+		row := "| " + op + " |"
+		found := false
+		for _, c := range cols {
+			r, ok := m[key{op, c.members, c.shape}]
+			found = found || ok
+			cell := none
+			switch {
+			case ok && (op == "state" || op == "memory"):
+				cell = bytesCell(r, true)
+			case ok:
+				cell = timeCell(r, true)
+			}
+			row += " " + cell + " |"
+		}
+		if found {
+			fmt.Fprintln(w, row)
+		}
+	}
+	return w.Flush()
 }

@@ -1,0 +1,43 @@
+#!/bin/sh
+# Measures how Arbor's costs grow with the group size (suite 1, full tree)
+# with mls bench, keeps the JSON lines in results/growth.jsonl, and
+# regenerates the part of BENCHMARKS.md between its "growth" markers with
+# benchreport --growth. Usage: cmd/mls/bench/growth.sh [RUNS]   (default 3)
+#        cmd/mls/bench/growth.sh --regenerate   (table from results/ only)
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+res="$here/results"
+members=1000,10000,50000,100000
+if [ "${1:-}" = --regenerate ]; then
+  runs=$(sed -n '1s/.*"runs":\([0-9]*\).*/\1/p' "$res/growth.jsonl")
+else
+  runs=${1:-3}
+  mkdir -p "$res"
+  load() { uptime | sed 's/.*load average/load average/'; }
+  {
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(go version)"
+    echo "- Arbor at commit $(git -C "$root" rev-parse --short HEAD)"
+    echo "- $(load) before"
+  } > "$res/growth-machine.md"
+  (cd "$root" && go run ./cmd/mls bench --members "$members" --shape full --runs "$runs") > "$res/growth.jsonl"
+  echo "- $(load) after" >> "$res/growth-machine.md"
+fi
+gen=$(mktemp)
+trap 'rm -f "$gen"' EXIT
+{
+  echo "Command: \`cmd/mls/bench/growth.sh $runs\`, which runs"
+  echo "\`go run ./cmd/mls bench --members $members --shape full --runs $runs\` and then"
+  echo "\`go run ./cmd/mls/bench/benchreport --growth cmd/mls/bench/results/growth.jsonl\`."
+  echo
+  cat "$res/growth-machine.md"
+  echo
+  (cd "$root" && go run ./cmd/mls/bench/benchreport --growth "$res/growth.jsonl")
+} > "$gen"
+doc="$root/BENCHMARKS.md"
+awk -v gen="$gen" '
+  /<!-- growth:end -->/ { skip = 0 }
+  !skip { print }
+  /<!-- growth:begin -->/ { while ((getline line < gen) > 0) print line; skip = 1 }
+' "$doc" > "$doc.new"
+mv "$doc.new" "$doc"
