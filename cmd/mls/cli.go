@@ -232,6 +232,21 @@ func openState(dir string, mustExist bool) (*client, error) {
 
 func (c *client) close() { c.store.Close() }
 
+// openIdentity opens the state folder of an existing client and returns
+// its identity for suite. The caller closes the client.
+func openIdentity(dir string, suite ciphersuite.ID) (*client, *mls.Identity, error) {
+	c, err := openState(dir, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	id, err := c.identity(suite)
+	if err != nil {
+		c.close()
+		return nil, nil, err
+	}
+	return c, id, nil
+}
+
 // saveInfo writes the client file: temporary file, sync, rename, so a
 // crash leaves the old or the new one. dirstore removes the temporary
 // file a crash leaves (it has dirstore's prefix).

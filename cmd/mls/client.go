@@ -57,15 +57,11 @@ func cmdKeyPackage(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cl, err := openState(*state, true)
+	cl, id, err := openIdentity(*state, suite)
 	if err != nil {
 		return err
 	}
 	defer cl.close()
-	id, err := cl.identity(suite)
-	if err != nil {
-		return err
-	}
 	b, err := mls.NewKeyPackage(id, &mls.KeyPackageOptions{LastResort: *lastResort})
 	if err != nil {
 		return err
@@ -148,7 +144,7 @@ func cmdGroupCreate(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cl, err := openState(*state, true)
+	cl, id, err := openIdentity(*state, suite)
 	if err != nil {
 		return err
 	}
@@ -157,10 +153,6 @@ func cmdGroupCreate(args []string, out io.Writer) error {
 		if _, err := cl.store.GroupState(cl.ctx, gid); err == nil {
 			return fmt.Errorf("state folder %s already holds group %s", *state, *gidHex)
 		}
-	}
-	id, err := cl.identity(suite)
-	if err != nil {
-		return err
 	}
 	var opts mls.CreateOptions
 	if len(gid) > 0 {
@@ -491,15 +483,11 @@ func cmdGroupExternalJoin(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cl, err := openState(*state, true)
+	cl, id, err := openIdentity(*state, gi.GroupInfo.GroupContext.CipherSuite)
 	if err != nil {
 		return err
 	}
 	defer cl.close()
-	id, err := cl.identity(gi.GroupInfo.GroupContext.CipherSuite)
-	if err != nil {
-		return err
-	}
 	g, commit, err := mls.JoinExternal(gi, id, cl.config(), &mls.ExternalJoinOptions{RatchetTree: tree})
 	if err != nil {
 		return err
