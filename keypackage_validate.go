@@ -164,26 +164,11 @@ func (kp *KeyPackage) checkContents(s *ciphersuite.Suite) error {
 	return checkExtensions("LeafNode", ln.Extensions, caps)
 }
 
-// checkExtensions checks that no type appears twice in exts (RFC 9420
-// section 13.4) and that every non-default type is listed in caps
-// (sections 7.2 and 10). Sets keep it linear: both lists come from the wire.
+// checkExtensions is extensionsProblem as a ValidationError of
+// KeyPackage.Validate; where names the list checked.
 func checkExtensions(where string, exts Extensions, caps *Capabilities) error {
-	if len(exts) == 0 {
-		return nil
-	}
-	listed := make(map[ExtensionType]bool, len(caps.Extensions))
-	for _, t := range caps.Extensions {
-		listed[t] = true
-	}
-	seen := make(map[ExtensionType]bool, len(exts))
-	for _, e := range exts {
-		if seen[e.ExtensionType] {
-			return invalid(ruleExtensions, "%s has two %v extensions", where, e.ExtensionType)
-		}
-		seen[e.ExtensionType] = true
-		if !isDefaultExtension(e.ExtensionType) && !listed[e.ExtensionType] {
-			return invalid(ruleExtensions, "%s extension %v not listed in capabilities", where, e.ExtensionType)
-		}
+	if reason := extensionsProblem(exts, caps); reason != "" {
+		return invalid(ruleExtensions, "%s: %s", where, reason)
 	}
 	return nil
 }

@@ -324,15 +324,8 @@ func (t *RatchetTree) checkLeafFields(s *leafSlot, want LeafNodeSource, stored b
 	if !slices.Contains(caps.Credentials, ct) {
 		return fail(ErrCapabilities, "credential_type", "credential type not in the leaf's own capabilities")
 	}
-	exts := make([]ExtensionType, len(ln.Extensions))
-	for k, e := range ln.Extensions {
-		exts[k] = e.ExtensionType
-	}
-	if len(distinct(exts)) != len(exts) {
-		return fail(ErrCapabilities, "extensions", "extension type listed twice")
-	}
-	if !allListed(nonDefault(exts, isDefaultExtension), caps.Extensions) {
-		return fail(ErrCapabilities, "extensions", "extension not listed in capabilities")
+	if reason := extensionsProblem(ln.Extensions, caps); reason != "" {
+		return fail(ErrCapabilities, "extensions", reason)
 	}
 
 	// Compatibility with the group's parameters.
@@ -452,6 +445,28 @@ func b2i(b bool) int32 {
 		return 1
 	}
 	return 0
+}
+
+// extensionsProblem checks an extension list of a LeafNode or of its
+// KeyPackage against the leaf's capabilities: no type twice (RFC 9420
+// section 13.4) and every non-default type listed (sections 7.2 and 10). It
+// returns what is wrong, or "" when nothing is. Both lists come from the
+// wire, so the checks stay O(n log n).
+func extensionsProblem(exts Extensions, caps *Capabilities) string {
+	if len(exts) == 0 {
+		return ""
+	}
+	types := make([]ExtensionType, len(exts))
+	for k, e := range exts {
+		types[k] = e.ExtensionType
+	}
+	if len(distinct(types)) != len(types) {
+		return "extension type listed twice"
+	}
+	if !allListed(nonDefault(types, isDefaultExtension), caps.Extensions) {
+		return "extension not listed in capabilities"
+	}
+	return ""
 }
 
 // distinct returns the distinct values of s in increasing order; s itself
