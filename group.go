@@ -162,7 +162,7 @@ func CreateGroup(id *Identity, cfg *Config, opts *CreateOptions) (*Group, error)
 	if err := checkGroupExtensions(exts); err != nil {
 		return nil, err
 	}
-	if err := tree.ValidateLeafNode(&leaf, LeafNodeSourceKeyPackage, groupID, 0, &LeafValidationOptions{GroupContextExtensions: nonNil(exts)}); err != nil {
+	if err := tree.ValidateLeafNode(&leaf, LeafNodeSourceKeyPackage, groupID, 0, g.leafOpts(exts, 0, nil, false)); err != nil {
 		return nil, err
 	}
 	g.tree = tree

@@ -299,7 +299,7 @@ func (g *Group) nextEpoch(prov *provisional, provGC *GroupContext, ac *Authentic
 	if n.gcBytes, err = n.gc.MarshalBinary(); err != nil {
 		return nil, err
 	}
-	pskSecret, err := ResolvePSKSecret(s, prov.psks, g.lookupPSK(nil))
+	pskSecret, err := ResolvePSKSecret(s, prov.psks, g.lookupPSK())
 	if err != nil {
 		return nil, err
 	}

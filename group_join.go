@@ -76,17 +76,7 @@ func Join(id *Identity, welcome *MLSMessage, kp *KeyPackageBundle, cfg *Config, 
 			return prev.ResumptionPSK(id.PSKEpoch)
 		}
 	}
-	psks := func(id *PreSharedKeyID) ([]byte, error) {
-		for _, f := range []PSKLookup{prevPSK, opts.PSKs, c.PSKs} {
-			if f != nil {
-				if v, err := f(id); err == nil {
-					return v, nil
-				}
-			}
-		}
-		return nil, errors.New("mls: PSK not available")
-	}
-	ow, err := OpenWelcome(welcome.Welcome, kp.KeyPackage, kp.InitPrivateKey(), psks, signerKey)
+	ow, err := OpenWelcome(welcome.Welcome, kp.KeyPackage, kp.InitPrivateKey(), firstPSK(prevPSK, opts.PSKs, c.PSKs), signerKey)
 	if err != nil {
 		return nil, err
 	}

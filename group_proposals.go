@@ -784,9 +784,9 @@ func (g *Group) fillNonce(id *PreSharedKeyID) {
 }
 
 // lookupPSK returns the PSK lookup of the group: resumption PSKs of its own
-// epochs, then extra (may be nil), then the configured lookup.
-func (g *Group) lookupPSK(extra PSKLookup) PSKLookup {
-	return func(id *PreSharedKeyID) ([]byte, error) {
+// epochs and of the group it resumes, then the configured lookup.
+func (g *Group) lookupPSK() PSKLookup {
+	own := func(id *PreSharedKeyID) ([]byte, error) {
 		if id.PSKType == PSKTypeResumption {
 			for _, h := range []*Group{g, g.resumeFrom} {
 				if h != nil && bytes.Equal(id.PSKGroupID, h.gc.GroupID) {
@@ -796,7 +796,18 @@ func (g *Group) lookupPSK(extra PSKLookup) PSKLookup {
 				}
 			}
 		}
-		for _, f := range []PSKLookup{extra, g.cfg.PSKs} {
+		return nil, errPSKUnavailable
+	}
+	return firstPSK(own, g.cfg.PSKs)
+}
+
+var errPSKUnavailable = errors.New("mls: PSK not available")
+
+// firstPSK returns a lookup that asks each of lookups (nil ones skipped)
+// in turn and returns the first PSK found.
+func firstPSK(lookups ...PSKLookup) PSKLookup {
+	return func(id *PreSharedKeyID) ([]byte, error) {
+		for _, f := range lookups {
 			if f == nil {
 				continue
 			}
@@ -804,6 +815,6 @@ func (g *Group) lookupPSK(extra PSKLookup) PSKLookup {
 				return v, nil
 			}
 		}
-		return nil, errors.New("mls: PSK not available")
+		return nil, errPSKUnavailable
 	}
 }
