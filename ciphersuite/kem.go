@@ -176,11 +176,6 @@ func (g ecdhGroup) generate() (dhPrivate, error) {
 }
 
 func (g ecdhGroup) parse(priv []byte) (dhPrivate, error) {
-	// Some implementations serialize NIST scalars without leading zero
-	// bytes (the official vectors hold 65-byte P-521 keys): accept them.
-	if n := nistScalarSize(g.curve); n > 0 {
-		priv = leftPad(priv, n)
-	}
 	k, err := g.curve.NewPrivateKey(priv)
 	if err != nil {
 		return nil, errors.New("ciphersuite: invalid HPKE private key")
@@ -260,27 +255,4 @@ func (p *x448Private) dh(peer []byte) ([]byte, error) {
 		return nil, errors.New("ciphersuite: invalid DH result (low-order public key)")
 	}
 	return z[:], nil
-}
-
-// nistScalarSize returns the scalar size of a NIST curve, 0 for others.
-func nistScalarSize(c ecdh.Curve) int {
-	switch c {
-	case ecdh.P256():
-		return 32
-	case ecdh.P384():
-		return 48
-	case ecdh.P521():
-		return 66
-	}
-	return 0
-}
-
-// leftPad returns b left-padded with zeros to n bytes when it is shorter.
-func leftPad(b []byte, n int) []byte {
-	if len(b) >= n || len(b) == 0 {
-		return b
-	}
-	out := make([]byte, n)
-	copy(out[n-len(b):], b)
-	return out
 }
