@@ -35,6 +35,9 @@ type kem interface {
 	encap(pub []byte) (shared, enc []byte, err error)
 	// decap is Decap(enc, skR).
 	decap(enc, priv []byte) (shared []byte, err error)
+	// checkPublicKey runs the public key checks encap would run, so a key
+	// encap would refuse is refused before it enters a tree.
+	checkPublicKey(pub []byte) error
 }
 
 // dhGroup is the Diffie-Hellman group under a DHKEM.
@@ -42,6 +45,8 @@ type dhGroup interface {
 	generate() (dhPrivate, error)
 	// parse deserializes and validates a private key.
 	parse(priv []byte) (dhPrivate, error)
+	// checkPublic validates a public key of the right length.
+	checkPublic(pub []byte) error
 }
 
 // dhPrivate is a parsed DH private key.
@@ -151,6 +156,8 @@ func (k *dhkem) decap(enc, priv []byte) ([]byte, error) {
 	return k.extractAndExpand(dh, enc, skR.publicKey())
 }
 
+func (k *dhkem) checkPublicKey(pub []byte) error { return k.group.checkPublic(pub) }
+
 // extractAndExpand derives the shared secret from dh and kem_context = enc || pkRm.
 func (k *dhkem) extractAndExpand(dh, enc, pkR []byte) ([]byte, error) {
 	prk := labeledExtract(k.kdf, k.suiteID, nil, "eae_prk", dh)
@@ -176,16 +183,18 @@ func (g ecdhGroup) generate() (dhPrivate, error) {
 }
 
 func (g ecdhGroup) parse(priv []byte) (dhPrivate, error) {
-	// Some implementations serialize NIST scalars without leading zero
-	// bytes (the official vectors hold 65-byte P-521 keys): accept them.
-	if n := nistScalarSize(g.curve); n > 0 {
-		priv = leftPad(priv, n)
-	}
 	k, err := g.curve.NewPrivateKey(priv)
 	if err != nil {
 		return nil, errors.New("ciphersuite: invalid HPKE private key")
 	}
 	return ecdhPrivate{g.curve, k}, nil
+}
+
+func (g ecdhGroup) checkPublic(pub []byte) error {
+	if _, err := g.curve.NewPublicKey(pub); err != nil {
+		return errors.New("ciphersuite: invalid HPKE public key")
+	}
+	return nil
 }
 
 // bytes is SerializePrivateKey, which for X25519 clamps the scalar
@@ -237,6 +246,10 @@ func (x448Group) parse(priv []byte) (dhPrivate, error) {
 	return p, nil
 }
 
+// checkPublic accepts any X448 string: low-order points are rejected when
+// they are used (dh).
+func (x448Group) checkPublic([]byte) error { return nil }
+
 // bytes is SerializePrivateKey, which clamps the scalar (RFC 9180 section
 // 7.1.2); X448 clamps its input anyway.
 func (p *x448Private) bytes() []byte {
@@ -260,27 +273,4 @@ func (p *x448Private) dh(peer []byte) ([]byte, error) {
 		return nil, errors.New("ciphersuite: invalid DH result (low-order public key)")
 	}
 	return z[:], nil
-}
-
-// nistScalarSize returns the scalar size of a NIST curve, 0 for others.
-func nistScalarSize(c ecdh.Curve) int {
-	switch c {
-	case ecdh.P256():
-		return 32
-	case ecdh.P384():
-		return 48
-	case ecdh.P521():
-		return 66
-	}
-	return 0
-}
-
-// leftPad returns b left-padded with zeros to n bytes when it is shorter.
-func leftPad(b []byte, n int) []byte {
-	if len(b) >= n || len(b) == 0 {
-		return b
-	}
-	out := make([]byte, n)
-	copy(out[n-len(b):], b)
-	return out
 }

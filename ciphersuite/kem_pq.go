@@ -214,6 +214,13 @@ func (k *mlkemKEM) encap(pub []byte) (shared, enc []byte, err error) {
 	return shared, enc, nil
 }
 
+func (k *mlkemKEM) checkPublicKey(pub []byte) error {
+	if _, err := k.set.newEncapsulator(pub); err != nil {
+		return errors.New("ciphersuite: invalid HPKE public key")
+	}
+	return nil
+}
+
 func (k *mlkemKEM) decap(enc, priv []byte) ([]byte, error) {
 	dk, err := k.set.newDecapsulator(priv)
 	if err != nil {
@@ -317,16 +324,30 @@ func (k *hybridKEM) combine(ssPQ, ssT, ctT, ekT []byte) []byte {
 	return h.Sum(nil)
 }
 
+// parsePublic splits and checks ek_PQ || ek_T.
+func (k *hybridKEM) parsePublic(pub []byte) (crypto.Encapsulator, *ecdh.PublicKey, error) {
+	pq, err := k.set.newEncapsulator(pub[:k.set.ekSize])
+	if err != nil {
+		return nil, nil, errors.New("ciphersuite: invalid HPKE public key")
+	}
+	pkT, err := k.curve.NewPublicKey(pub[k.set.ekSize:])
+	if err != nil {
+		return nil, nil, errors.New("ciphersuite: invalid HPKE public key")
+	}
+	return pq, pkT, nil
+}
+
+func (k *hybridKEM) checkPublicKey(pub []byte) error {
+	_, _, err := k.parsePublic(pub)
+	return err
+}
+
 func (k *hybridKEM) encap(pub []byte) (shared, enc []byte, err error) {
-	ekPQ, ekT := pub[:k.set.ekSize], pub[k.set.ekSize:]
-	pq, err := k.set.newEncapsulator(ekPQ)
+	pq, pkT, err := k.parsePublic(pub)
 	if err != nil {
-		return nil, nil, errors.New("ciphersuite: invalid HPKE public key")
+		return nil, nil, err
 	}
-	pkT, err := k.curve.NewPublicKey(ekT)
-	if err != nil {
-		return nil, nil, errors.New("ciphersuite: invalid HPKE public key")
-	}
+	ekT := pub[k.set.ekSize:]
 	eph, err := k.curve.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, nil, err

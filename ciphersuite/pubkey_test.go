@@ -35,5 +35,19 @@ func TestValidateHPKEPublicKey(t *testing.T) {
 				t.Errorf("%v: point off the curve accepted", id)
 			}
 		}
+		if s.Spec().KEM != ciphersuite.KEMDHKEMP256 && s.Spec().KEM != ciphersuite.KEMDHKEMP384 && s.Spec().KEM != ciphersuite.KEMDHKEMP521 &&
+			s.Spec().KEM != ciphersuite.KEMDHKEMX25519 && s.Spec().KEM != ciphersuite.KEMDHKEMX448 {
+			// ML-KEM and the hybrids start with ek_PQ: a first coefficient
+			// of 0xFFF is not reduced mod q (FIPS 203 section 7.2), so
+			// encapsulation would refuse the key.
+			bad := append([]byte(nil), pub...)
+			bad[0], bad[1] = 0xff, bad[1]|0x0f
+			if s.ValidateHPKEPublicKey(bad) == nil {
+				t.Errorf("%v: ML-KEM key failing the modulus check accepted", id)
+			}
+			if _, _, err := s.EncryptWithLabel(bad, "x", nil, nil); err == nil {
+				t.Errorf("%v: encryption to a key failing the modulus check succeeded", id)
+			}
+		}
 	}
 }

@@ -128,7 +128,8 @@ func (e *ecdsaScheme) generate() (signer, error) {
 }
 
 func (e *ecdsaScheme) parsePrivate(priv []byte) (signer, error) {
-	// Accept scalars serialized without leading zeros (see ecdhGroup.parse).
+	// Accept scalars serialized without leading zeros: the official vectors
+	// hold 65-byte P-521 signature keys.
 	priv = leftPad(priv, (e.curve.Params().BitSize+7)/8)
 	k, err := ecdsa.ParseRawPrivateKey(e.curve, priv)
 	if err != nil {
@@ -180,3 +181,13 @@ func (k *ecdsaSigner) sign(msg labeledContent) ([]byte, error) {
 
 func (k *ecdsaSigner) privateBytes() []byte { return k.priv }
 func (k *ecdsaSigner) publicBytes() []byte  { return k.pub }
+
+// leftPad returns b left-padded with zeros to n bytes when it is shorter.
+func leftPad(b []byte, n int) []byte {
+	if len(b) >= n || len(b) == 0 {
+		return b
+	}
+	out := make([]byte, n)
+	copy(out[n-len(b):], b)
+	return out
+}
