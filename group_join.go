@@ -145,7 +145,9 @@ func (g *Group) adoptTree(tree *RatchetTree, gc *GroupContext, kp *KeyPackage) e
 	if err := checkGroupExtensions(gc.Extensions); err != nil {
 		return err
 	}
-	if err := tree.Validate(gc.GroupID, g.leafOpts(gc.Extensions, CredentialEventJoin, nil, g.cfg.CheckLifetimes)); err != nil {
+	opts := g.leafOpts(gc.Extensions, CredentialEventJoin, nil, g.cfg.CheckLifetimes)
+	opts.BatchVerify = g.cfg.BatchVerifyTree
+	if err := tree.Validate(gc.GroupID, opts); err != nil {
 		return err
 	}
 	if err := g.checkExternalSenders(gc.Extensions, nil); err != nil {

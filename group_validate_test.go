@@ -358,3 +358,29 @@ func TestLifetimeAndCredentialPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestJoinBatchVerifyTree joins a 700-member group with BatchVerifyTree,
+// which checks the leaf signatures in batches large enough for the bucket
+// method, and ends in the same epoch as its committer.
+func TestJoinBatchVerifyTree(t *testing.T) {
+	groups, err := SynthesizeGroup(testSuite(t, groupSuite), 700, SynthOptions{Members: []LeafIndex{0}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := groups[0]
+	bobID, bobKP := newKeyPackage(t, groupSuite, "bob")
+	pc, err := alice.Commit(CommitOptions{Add: []*KeyPackage{bobKP.KeyPackage}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	bob, err := Join(bobID, pc.Welcome, bobKP, &Config{BatchVerifyTree: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bob.Epoch() != alice.Epoch() || !bytes.Equal(bob.EpochAuthenticator(), alice.EpochAuthenticator()) {
+		t.Fatal("joiner and committer disagree")
+	}
+}

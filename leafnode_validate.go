@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/arbormls/mls/ciphersuite"
 	"github.com/arbormls/mls/internal/codec"
 )
 
@@ -85,6 +86,13 @@ type LeafValidationOptions struct {
 	// erratum 8745, which applies these checks to the leaves of Update
 	// proposals and commit paths as well as to KeyPackages).
 	GroupContextExtensions Extensions
+	// BatchVerify lets RatchetTree.Validate check Ed25519 leaf signatures
+	// in batches, about three times faster. It is off by default because
+	// batch verification also accepts signatures with a small-order
+	// component, which single verification (and most other MLS
+	// implementations) reject; see ciphersuite.Suite.BatchVerifyWithLabel.
+	// Suites without Ed25519 ignore it.
+	BatchVerify bool
 }
 
 // census counts, over the whole tree, what leaf validation needs to know
@@ -414,6 +422,22 @@ func (t *RatchetTree) verifyLeafSignature(s *leafSlot, groupID []byte, index Lea
 	return nil
 }
 
+// batchGrain is the fewest leaves verified in one batch: below a few
+// hundred signatures the batch's fixed costs eat its gain.
+const batchGrain = 512
+
+// batchVerifyLeaves checks the signatures of leaves lo to hi-1 as one
+// batch (see LeafValidationOptions.BatchVerify).
+func (t *RatchetTree) batchVerifyLeaves(groupID []byte, lo, hi int) error {
+	items := make([]ciphersuite.BatchItem, 0, hi-lo)
+	for i := lo; i < hi; i++ {
+		if s := t.slot(LeafIndex(i)); s != nil {
+			items = append(items, ciphersuite.BatchItem{PublicKey: s.node.SignatureKey, Content: leafTBS(s, groupID, LeafIndex(i)), Signature: s.node.Signature})
+		}
+	}
+	return t.suite.BatchVerifyWithLabel("LeafNodeTBS", items)
+}
+
 // leafTBS returns the LeafNodeTBS of a stored leaf: its encoding without
 // the signature, then group_id and leaf_index for the update and commit
 // sources (RFC 9420 section 7.2).
@@ -550,7 +574,7 @@ func (t *RatchetTree) Validate(groupID []byte, opts *LeafValidationOptions) erro
 			structErr = t.checkParentHashes()
 		}
 	})
-	sigErr := parallelFor(int(t.n), 64, func(lo, hi int) error {
+	verify := func(lo, hi int) error {
 		for i := lo; i < hi; i++ {
 			if s := t.slot(LeafIndex(i)); s != nil {
 				if err := t.verifyLeafSignature(s, groupID, LeafIndex(i)); err != nil {
@@ -559,7 +583,19 @@ func (t *RatchetTree) Validate(groupID []byte, opts *LeafValidationOptions) erro
 			}
 		}
 		return nil
-	})
+	}
+	grain := 64
+	if opts != nil && opts.BatchVerify && t.suite.CanBatchVerify() {
+		grain = batchGrain
+		single := verify
+		verify = func(lo, hi int) error {
+			if t.batchVerifyLeaves(groupID, lo, hi) == nil {
+				return nil
+			}
+			return single(lo, hi) // find the failing leaf
+		}
+	}
+	sigErr := parallelFor(int(t.n), grain, verify)
 	wg.Wait()
 	t.census = c
 	if dupErr != nil {

@@ -137,6 +137,24 @@ func TestTamperedTreesAreRejected(t *testing.T) {
 	})
 }
 
+// TestBatchVerifiedTree: with BatchVerify, Validate accepts the same
+// valid tree and names the same failing leaf as single verification,
+// whether the bad signature sits in the first, a middle or the last batch.
+func TestBatchVerifiedTree(t *testing.T) {
+	st := synth(t, 2100, false, 3, 1000)
+	batch := &LeafValidationOptions{BatchVerify: true}
+	if err := st.Tree.Validate(st.GroupID, batch); err != nil {
+		t.Fatal(err)
+	}
+	expectRule(t, st.Tree.Validate([]byte("another group"), batch), ErrLeafSignature, "signature", 0)
+	for _, leaf := range []LeafIndex{0, 777, 2099} {
+		x := leaf.NodeIndex()
+		bad := tampered(t, st, func(nodes TreeNodes) { nodes[x].Leaf.Signature = flipped(nodes[x].Leaf.Signature) })
+		expectRule(t, bad.Validate(st.GroupID, nil), ErrLeafSignature, "signature", x)
+		expectRule(t, bad.Validate(st.GroupID, batch), ErrLeafSignature, "signature", x)
+	}
+}
+
 func TestValidateLeafNode(t *testing.T) {
 	st := synth(t, 6, false, 2)
 	tree := st.Tree

@@ -19,7 +19,7 @@ import (
 )
 
 // benchOps are the operations of mls bench, in the order they run.
-var benchOps = []string{"join", "commit", "process", "add", "add1000", "remove", "protect", "unprotect", "state", "memory"}
+var benchOps = []string{"join", "join-batch", "commit", "process", "add", "add1000", "remove", "protect", "unprotect", "state", "memory"}
 
 // benchResult is one output line of mls bench.
 type benchResult struct {
@@ -42,6 +42,8 @@ operation: op, suite, members, shape, runs, median_ns, min_ns, max_ns and
 bytes, the wire size of what the operation produces (0 where nothing).
 
   join       a new member joins from a Welcome, tree out of band, fully validated
+  join-batch the same with Config.BatchVerifyTree: leaf signatures checked in
+             Ed25519 batches (an explicit option: see its documentation)
   commit     an empty commit with a path
   process    the last member processes that commit (on a copy loaded from its state)
   add        a commit adding one member (bytes: commit plus Welcome)
@@ -168,7 +170,9 @@ func (b *bencher) run(ops map[string]bool) error {
 		var r *benchResult
 		switch op {
 		case "join":
-			r, err = b.join()
+			r, err = b.join(nil)
+		case "join-batch":
+			r, err = b.join(&mls.Config{BatchVerifyTree: true})
 		case "commit":
 			r, err = b.commitOp(mls.CommitOptions{}, nil)
 		case "process":
@@ -277,8 +281,8 @@ func messageSize(msgs ...*mls.MLSMessage) (int, error) {
 
 // join times a new member's Join from a Welcome whose ratchet tree comes
 // out of band, with the full validation of the tree. Each run has a fresh
-// KeyPackage and Welcome.
-func (b *bencher) join() (*benchResult, error) {
+// KeyPackage and Welcome. cfg is the joiner's configuration.
+func (b *bencher) join(cfg *mls.Config) (*benchResult, error) {
 	ds := make([]time.Duration, b.runs)
 	size := 0
 	for i := range ds {
@@ -302,7 +306,7 @@ func (b *bencher) join() (*benchResult, error) {
 			return nil, err
 		}
 		start := time.Now()
-		g, err := mls.Join(id, welcome, kb, nil, &mls.JoinOptions{RatchetTree: tree})
+		g, err := mls.Join(id, welcome, kb, cfg, &mls.JoinOptions{RatchetTree: tree})
 		ds[i] = time.Since(start)
 		if err != nil {
 			return nil, err
