@@ -14,7 +14,7 @@ import (
 // timedOps are the operations of mls bench that report a time, in its
 // order; untimedOps report only bytes and have no place on a time plot.
 var (
-	timedOps   = []string{"join", "commit", "process", "add", "add1000", "remove", "protect", "unprotect"}
+	timedOps   = []string{"join", "join-batch", "commit", "process", "add", "add1000", "remove", "protect", "unprotect"}
 	untimedOps = []string{"state", "memory"}
 	knownOps   = append(slices.Clone(timedOps), untimedOps...)
 )

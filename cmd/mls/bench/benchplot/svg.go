@@ -37,14 +37,15 @@ type style struct {
 }
 
 var styles = map[string]style{
-	"join":      {"#0072b2", "circle"},
-	"commit":    {"#d55e00", "square"},
-	"process":   {"#009e73", "triangle"},
-	"add":       {"#e69f00", "diamond"},
-	"add1000":   {"#cc79a7", "circle"},
-	"remove":    {"#56b4e9", "square"},
-	"protect":   {"#000000", "triangle"},
-	"unprotect": {"#8c564b", "diamond"},
+	"join":       {"#0072b2", "circle"},
+	"join-batch": {"#0072b2", "diamond"},
+	"commit":     {"#d55e00", "square"},
+	"process":    {"#009e73", "triangle"},
+	"add":        {"#e69f00", "diamond"},
+	"add1000":    {"#cc79a7", "circle"},
+	"remove":     {"#56b4e9", "square"},
+	"protect":    {"#000000", "triangle"},
+	"unprotect":  {"#8c564b", "diamond"},
 }
 
 // reference is a dashed growth curve through an operation's first point:

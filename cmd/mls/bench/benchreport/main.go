@@ -21,7 +21,7 @@ import (
 )
 
 // ops are the operations of mls bench, in its order.
-var ops = []string{"join", "commit", "process", "add", "add1000", "remove", "protect", "unprotect", "state", "memory"}
+var ops = []string{"join", "join-batch", "commit", "process", "add", "add1000", "remove", "protect", "unprotect", "state", "memory"}
 
 // result is one line of mls bench output.
 type result struct {
