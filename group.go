@@ -324,14 +324,6 @@ func erasePrivateKeys(old, kept *RatchetTree) {
 	}
 }
 
-// publicClone returns a copy of the tree without any private key, as kept
-// for a past epoch.
-func (t *RatchetTree) publicClone() *RatchetTree {
-	c := t.Clone()
-	c.priv = nil
-	return c
-}
-
 // checkActive returns ErrGroupInactive unless the group can send.
 func (g *Group) checkActive() error {
 	switch g.state {

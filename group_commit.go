@@ -50,8 +50,12 @@ type PendingCommit struct {
 	// CommitOptions.GroupInfo asked for it.
 	GroupInfo *MLSMessage
 	// RatchetTree is the ratchet tree of the new epoch, when
-	// CommitOptions.RatchetTreeOutOfBand kept it out of the Welcome.
-	RatchetTree TreeNodes
+	// CommitOptions.RatchetTreeOutOfBand kept it out of the Welcome: a
+	// snapshot holding no private key, which shares its nodes with the
+	// group's tree until either changes, so that making it costs nothing
+	// at any group size. Its MarshalBinary is the wire form to send, its
+	// Nodes what JoinOptions.RatchetTree takes.
+	RatchetTree *RatchetTree
 
 	commitBytes []byte
 	next        *nextEpoch
@@ -264,7 +268,7 @@ func (g *Group) finishCommit(pc *PendingCommit, ac *AuthenticatedContent, prov *
 		pc.GroupInfo = &MLSMessage{GroupInfo: gi}
 	}
 	if opts.RatchetTreeOutOfBand {
-		pc.RatchetTree = next.tree.Nodes()
+		pc.RatchetTree = next.tree.publicClone()
 	}
 	return nil
 }

@@ -524,7 +524,7 @@ func (g *Group) unmarshalPending(r *codec.Reader) *PendingCommit {
 		return pc
 	}
 	if outOfBand {
-		pc.RatchetTree = n.tree.Nodes()
+		pc.RatchetTree = n.tree.publicClone()
 	}
 	return pc
 }

@@ -177,7 +177,7 @@ func TestGroupStatePendingCommit(t *testing.T) {
 		if len(change.Added) != 1 || string(change.Added[0].Credential.Identity) != "carol" || change.Epoch != bob.Epoch() {
 			t.Fatalf("change after restore: %+v", change)
 		}
-		carol, err := Join(id, pc.Welcome, kp, nil, &JoinOptions{RatchetTree: pc.RatchetTree})
+		carol, err := Join(id, pc.Welcome, kp, nil, &JoinOptions{RatchetTree: pc.RatchetTree.Nodes()})
 		if err != nil {
 			t.Fatal(err)
 		}

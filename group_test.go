@@ -101,7 +101,7 @@ func (tg *testGroup) commit(from string, opts CommitOptions, joiners map[string]
 			tg.t.Fatal("no Welcome for the members added")
 		}
 		for name, j := range joiners {
-			ng, err := Join(j.id, pc.Welcome, j.kp, tg.cfg, &JoinOptions{RatchetTree: pc.RatchetTree})
+			ng, err := Join(j.id, pc.Welcome, j.kp, tg.cfg, &JoinOptions{RatchetTree: pc.RatchetTree.Nodes()})
 			if err != nil {
 				tg.t.Fatalf("%s join: %v", name, err)
 			}

@@ -384,3 +384,42 @@ func TestJoinBatchVerifyTree(t *testing.T) {
 		t.Fatal("joiner and committer disagree")
 	}
 }
+
+// TestOutOfBandTreeSnapshot: PendingCommit.RatchetTree is the new epoch's
+// tree without private keys, and later epochs do not change it.
+func TestOutOfBandTreeSnapshot(t *testing.T) {
+	tg := newTestGroup(t, groupSuite, nil, "alice")
+	tg.add("alice", "bob")
+	alice := tg.members["alice"]
+	_, carol := newKeyPackage(t, groupSuite, "carol")
+	pc, err := alice.Commit(CommitOptions{Add: []*KeyPackage{carol.KeyPackage}, RatchetTreeOutOfBand: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc.RatchetTree == nil || pc.RatchetTree.priv != nil {
+		t.Fatalf("out-of-band tree %v holds private keys or is missing", pc.RatchetTree)
+	}
+	wire, err := pc.RatchetTree.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(pc.RatchetTree.TreeHash(), alice.gc.TreeHash) {
+		t.Fatal("snapshot is not the new epoch's tree")
+	}
+	if _, err := alice.Commit(CommitOptions{Update: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := pc.RatchetTree.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(wire, again) || bytes.Equal(pc.RatchetTree.TreeHash(), alice.gc.TreeHash) {
+		t.Fatal("a later epoch changed the snapshot")
+	}
+}

@@ -181,8 +181,13 @@ func encodeLeaves(slots []*leafSlot) error {
 }
 
 // Nodes returns the wire form of the tree, without trailing blank nodes.
-// The nodes point to the tree's LeafNode and ParentNode values.
+// The nodes point to the tree's LeafNode and ParentNode values. A nil tree
+// has nil nodes, so PendingCommit.RatchetTree.Nodes() is nil when the tree
+// went in the Welcome.
 func (t *RatchetTree) Nodes() TreeNodes {
+	if t == nil {
+		return nil
+	}
 	w := t.width()
 	for w > 0 && t.isBlank(NodeIndex(w-1)) {
 		w--
@@ -312,6 +317,16 @@ func (t *RatchetTree) resize(n uint32) {
 // Clone returns an independent copy of the tree, private keys included.
 // It costs O(n/64): the copies share storage until either writes to it.
 func (t *RatchetTree) Clone() *RatchetTree {
+	c := t.publicClone()
+	if t.priv != nil {
+		c.priv = t.priv.clone()
+	}
+	return c
+}
+
+// publicClone is Clone without the private keys: for a past epoch, or
+// a tree handed to the application.
+func (t *RatchetTree) publicClone() *RatchetTree {
 	c := *t
 	c.chunks = slices.Clone(t.chunks)
 	// Neither tree may now write to the shared chunks in place.
@@ -320,9 +335,7 @@ func (t *RatchetTree) Clone() *RatchetTree {
 	if t.census != nil {
 		c.census = t.census.clone()
 	}
-	if t.priv != nil {
-		c.priv = t.priv.clone()
-	}
+	c.priv = nil
 	return &c
 }
 

@@ -298,7 +298,7 @@ func (b *bencher) join(cfg *mls.Config) (*benchResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		welcome, tree := pc.Welcome, pc.RatchetTree
+		welcome, tree := pc.Welcome, pc.RatchetTree.Nodes()
 		if size, err = messageSize(welcome); err != nil {
 			return nil, err
 		}
