@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -495,16 +496,20 @@ func (s *Server) commit(w http.ResponseWriter, r *request) error {
 	}
 	c := &Commit{GroupID: gid, Epoch: f.epoch, Sender: r.client, Commit: b.Commit,
 		External: f.senderType == mls.SenderTypeNewMemberCommit}
-	// Only members commit, external commits included: the server cannot
-	// verify an external commit without the group's state, so it takes
-	// them only from members resyncing (phase 2: verify them against the
-	// stored GroupInfo and let new clients join). Epoch 0 is a group's
-	// creation. The store checks membership again inside its transaction.
+	// Only members commit, except by external commit, which the server
+	// verifies against the group's latest GroupInfo; it makes the sender
+	// a member. Epoch 0 is a group's creation. The store checks
+	// membership again inside its transaction.
+	if c.External {
+		if err := s.checkExternalCommit(r, gid, f, b.Commit); err != nil {
+			return err
+		}
+	}
 	ok, err := s.Store.IsMember(r.Context(), gid, r.client)
 	if err != nil {
 		return err
 	}
-	if !ok && (f.epoch != 0 || c.External) {
+	if !ok && f.epoch != 0 && !c.External {
 		return ErrNotMember
 	}
 	if ok {
@@ -549,6 +554,73 @@ func (s *Server) commit(w http.ResponseWriter, r *request) error {
 		s.notify(ms...)
 	}
 	writeJSON(w, http.StatusOK, map[string]uint64{"epoch": epoch})
+	return nil
+}
+
+// checkExternalCommit checks an external commit (RFC 9420 section
+// 12.4.3.2) as far as the group's public state allows: it is a
+// PublicMessage (a joiner has no keys to encrypt with) of the group's
+// current epoch; the group's latest GroupInfo is of that epoch and
+// offers external_pub; the signature over the FramedContentTBS, which
+// includes that GroupContext, verifies with the signature key of the
+// LeafNode in the commit's path (mls.ProtectionContext.UnprotectPublic);
+// that key is the authenticated client's, so nobody joins with another's
+// commit; and the commit holds exactly one ExternalInit. The members check
+// the rest (the path, the confirmation tag) when they process it.
+func (s *Server) checkExternalCommit(r *request, gid []byte, f *framing, data []byte) error {
+	var m mls.MLSMessage
+	if err := m.UnmarshalBinary(data); err != nil || m.PublicMessage == nil {
+		return fail(http.StatusBadRequest, "an external commit must be a PublicMessage")
+	}
+	cur, err := s.Store.Epoch(r.Context(), gid)
+	if err != nil {
+		return err
+	}
+	if f.epoch != cur {
+		return &EpochConflictError{Current: cur}
+	}
+	giData, err := s.Store.LatestGroupInfo(r.Context(), gid)
+	if errors.Is(err, ErrNotFound) {
+		return fail(http.StatusBadRequest, "the group has no GroupInfo to check an external commit against")
+	} else if err != nil {
+		return err
+	}
+	var gm mls.MLSMessage
+	if err := gm.UnmarshalBinary(giData); err != nil || gm.GroupInfo == nil {
+		return fmt.Errorf("mls: ds: stored GroupInfo of a group does not parse: %v", err)
+	}
+	gi := gm.GroupInfo
+	if !bytes.Equal(gi.GroupContext.GroupID, gid) || gi.GroupContext.Epoch != cur {
+		return fail(http.StatusBadRequest, "the group's latest GroupInfo is not of its current epoch (its last commit came without one)")
+	}
+	if _, ok := gi.Extensions.Find(mls.ExtensionTypeExternalPub); !ok {
+		return fail(http.StatusForbidden, "the group's GroupInfo offers no external_pub: it takes no external commits")
+	}
+	pc, err := mls.NewProtectionContext(&gi.GroupContext, nil, nil, nil)
+	if err != nil {
+		return fail(http.StatusBadRequest, "the group's GroupInfo: "+err.Error())
+	}
+	ac, err := pc.UnprotectPublic(m.PublicMessage, nil)
+	if err != nil {
+		return fail(http.StatusBadRequest, "external commit does not verify: "+err.Error())
+	}
+	commit := ac.Content.Commit
+	cl, err := s.Store.Client(r.Context(), r.client)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(commit.Path.LeafNode.SignatureKey, cl.SignatureKey) {
+		return fail(http.StatusForbidden, "the external commit's leaf is not the client's signature key")
+	}
+	inits := 0
+	for _, p := range commit.Proposals {
+		if p.Proposal != nil && p.Proposal.ExternalInit != nil {
+			inits++
+		}
+	}
+	if inits != 1 {
+		return fail(http.StatusBadRequest, "an external commit must hold exactly one ExternalInit proposal")
+	}
 	return nil
 }
 
