@@ -305,6 +305,10 @@ func TestFlags(t *testing.T) {
 	if err != nil || c.listen != "127.0.0.1:7420" || c.dsn != "mlsd.db" {
 		t.Fatalf("defaults: %+v %v", c, err)
 	}
+	c, err = parseFlags([]string{"--rate-client", "5", "--burst-client", "7", "--rate-ip", "0", "--max-streams", "2", "--inbox-retention", "720h"}, io.Discard)
+	if err != nil || c.limits != (ds.Limits{ClientRate: 5, ClientBurst: 7, IPRate: 0, IPBurst: 200, MaxStreams: 2}) || c.gc.GC.InboxRetention != 720*time.Hour {
+		t.Fatalf("limit flags: %+v %v", c, err)
+	}
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "bad.pem"), []byte("not PEM"), 0o600)
 	err = run(context.Background(), []string{"--store", filepath.Join(dir, "db"), "--tls-cert", filepath.Join(dir, "bad.pem"), "--tls-key", filepath.Join(dir, "bad.pem")}, io.Discard, nil)
