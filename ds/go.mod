@@ -4,7 +4,9 @@ go 1.26.0
 
 require (
 	github.com/arbormls/mls v0.0.0
+	github.com/coder/websocket v1.8.15
 	github.com/jackc/pgx/v5 v5.12.0
+	golang.org/x/time v0.16.0
 	modernc.org/sqlite v1.62.0
 )
 

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -47,11 +48,46 @@ type Server struct {
 	EpochWindow uint64
 	// Ready, when not nil, is called by /readyz.
 	Ready func(context.Context) error
+	// Limits are the rate and stream limits; all off in NewServer.
+	Limits Limits
+	// WriteTimeout bounds the sending of one WebSocket message: a client
+	// that does not read for that long is disconnected.
+	WriteTimeout time.Duration
+	// PingInterval is how often an idle WebSocket is pinged, so a peer
+	// that vanished is noticed.
+	PingInterval time.Duration
+	// PollInterval is how often a waiting long poll or WebSocket reads the
+	// store again, to see deliveries made by other server processes on
+	// the same database, which this process is not told about.
+	PollInterval time.Duration
+	// HideMetrics turns GET /metrics into a 404, for a deployment that
+	// serves MetricsHandler on a private address instead.
+	HideMetrics bool
 
 	mux     *http.ServeMux
 	mu      sync.Mutex
-	waiters map[string]chan struct{}
+	waiters map[string]*waiter
+	metrics *metrics
+
+	ipLimits, clientLimits limiterSet
+	streamMu               sync.Mutex
+	streams                map[string]int // open long polls and WebSockets per client
+
+	// draining is closed by Drain; sockets counts the open WebSockets,
+	// which http.Server.Shutdown does not wait for (they are hijacked).
+	drainOnce sync.Once
+	draining  chan struct{}
+	sockMu    sync.Mutex
+	sockets   sync.WaitGroup
+	drained   bool
 }
+
+// Defaults of the WebSocket and polling intervals.
+const (
+	DefaultWriteTimeout = 10 * time.Second
+	DefaultPingInterval = 30 * time.Second
+	DefaultPollInterval = time.Second
+)
 
 // NewServer returns a Server on store with SignatureAuth and the defaults.
 func NewServer(store Store, log *slog.Logger) *Server {
@@ -60,10 +96,13 @@ func NewServer(store Store, log *slog.Logger) *Server {
 	}
 	s := &Server{Store: store, Auth: &SignatureAuth{Store: store}, Log: log,
 		MaxBody: DefaultMaxBody, MaxWait: DefaultMaxWait, EpochWindow: DefaultEpochWindow,
-		waiters: map[string]chan struct{}{}}
+		WriteTimeout: DefaultWriteTimeout, PingInterval: DefaultPingInterval, PollInterval: DefaultPollInterval,
+		waiters: map[string]*waiter{}, metrics: newMetrics(), streams: map[string]int{},
+		draining: make(chan struct{})}
 	m := http.NewServeMux()
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	m.HandleFunc("GET /readyz", s.readyz)
+	m.HandleFunc("GET /metrics", s.serveMetrics)
 	m.HandleFunc("POST /v1/clients", s.register)
 	m.HandleFunc("POST /v1/keypackages", s.authed(s.publish))
 	m.HandleFunc("GET /v1/keypackages/count", s.authed(s.count))
@@ -72,13 +111,83 @@ func NewServer(store Store, log *slog.Logger) *Server {
 	m.HandleFunc("POST /v1/groups/{group}/messages", s.authed(s.message))
 	m.HandleFunc("GET /v1/groups/{group}/groupinfo", s.authed(s.groupInfo))
 	m.HandleFunc("GET /v1/inbox", s.authed(s.inbox))
+	m.HandleFunc("GET /v1/inbox/ws", s.authed(s.inboxWS))
 	m.HandleFunc("POST /v1/inbox/ack", s.authed(s.ack))
 	s.mux = m
 	return s
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// MetricsHandler serves the metrics in the Prometheus text format, for a
+// listener of its own (GET /metrics on the Server serves them too unless
+// HideMetrics).
+func (s *Server) MetricsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.writeMetrics(w) })
+}
+
+// reqInfo is what the handlers tell ServeHTTP about a request, for its log
+// line.
+type reqInfo struct{ client string }
+
+type reqInfoKey struct{}
+
+// recorder keeps the status code of an answer. Unwrap lets the WebSocket
+// library reach the http.Hijacker underneath.
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// ServeHTTP implements http.Handler: it applies the per-IP rate limit,
+// routes the request, and counts and logs it (route, status, duration,
+// client; never bodies, signatures or keys).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	info := &reqInfo{}
+	r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info))
+	rec := &recorder{ResponseWriter: w}
+	ip := remoteIP(r)
+	ok, retry := true, time.Duration(0)
+	if !exemptFromIPLimit(r.URL.Path) {
+		ok, retry = s.ipLimits.allow(ip, s.Limits.IPRate, s.Limits.IPBurst, start)
+	}
+	if ok {
+		s.mux.ServeHTTP(rec, r)
+	} else {
+		s.metrics.limitedIP.Add(1)
+		tooMany(rec, retry, "too many requests from this address")
+	}
+	route := r.Pattern // set by the mux on r; empty when nothing matched
+	if route == "" {
+		route = "unmatched"
+	}
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	d := time.Since(start)
+	s.metrics.observe(route, rec.status, d.Seconds())
+	attrs := []slog.Attr{slog.String("method", r.Method), slog.String("route", route),
+		slog.Int("status", rec.status), slog.Duration("duration", d), slog.String("remote", ip)}
+	if info.client != "" {
+		attrs = append(attrs, slog.String("client", info.client))
+	}
+	s.Log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
 
 // request is what an authenticated handler gets.
 type request struct {
@@ -118,6 +227,14 @@ func (s *Server) authed(h func(http.ResponseWriter, *request) error) http.Handle
 				err = &httpError{http.StatusUnauthorized, err.Error()}
 			}
 			if err == nil {
+				if info, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
+					info.client = id
+				}
+				if ok, retry := s.clientLimits.allow(id, s.Limits.ClientRate, s.Limits.ClientBurst, time.Now()); !ok {
+					s.metrics.limitedClient.Add(1)
+					tooMany(w, retry, "too many requests from this client")
+					return
+				}
 				err = h(w, &request{Request: r, client: id, body: body})
 			}
 		}
@@ -142,7 +259,9 @@ func (s *Server) answerError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, ErrNotFound):
 		he = &httpError{http.StatusNotFound, err.Error()}
 	default:
-		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		// Everything else comes from the store (or the network under it).
+		s.metrics.storeErrors.Add(1)
+		s.Log.Error("request failed", "method", r.Method, "route", r.Pattern, "err", err)
 		he = &httpError{http.StatusInternalServerError, "mls: ds: internal error"}
 	}
 	writeJSON(w, he.status, map[string]string{"error": he.msg})
@@ -377,16 +496,20 @@ func (s *Server) commit(w http.ResponseWriter, r *request) error {
 	}
 	c := &Commit{GroupID: gid, Epoch: f.epoch, Sender: r.client, Commit: b.Commit,
 		External: f.senderType == mls.SenderTypeNewMemberCommit}
-	// Only members commit, external commits included: the server cannot
-	// verify an external commit without the group's state, so it takes
-	// them only from members resyncing (phase 2: verify them against the
-	// stored GroupInfo and let new clients join). Epoch 0 is a group's
-	// creation. The store checks membership again inside its transaction.
+	// Only members commit, except by external commit, which the server
+	// verifies against the group's latest GroupInfo; it makes the sender
+	// a member. Epoch 0 is a group's creation. The store checks
+	// membership again inside its transaction.
+	if c.External {
+		if err := s.checkExternalCommit(r, gid, f, b.Commit); err != nil {
+			return err
+		}
+	}
 	ok, err := s.Store.IsMember(r.Context(), gid, r.client)
 	if err != nil {
 		return err
 	}
-	if !ok && (f.epoch != 0 || c.External) {
+	if !ok && f.epoch != 0 && !c.External {
 		return ErrNotMember
 	}
 	if ok {
@@ -417,15 +540,87 @@ func (s *Server) commit(w http.ResponseWriter, r *request) error {
 		c.GroupInfo = b.GroupInfo
 	}
 	epoch, err := s.Store.AcceptCommit(r.Context(), c)
+	var conflict *EpochConflictError
+	if errors.As(err, &conflict) {
+		s.metrics.commitsConflicted.Add(1)
+	}
 	if err != nil {
 		return err
 	}
+	s.metrics.commitsAccepted.Add(1)
 	s.Log.Info("commit accepted", "group", r.PathValue("group"), "epoch", epoch, "sender", r.client)
 	s.notify(c.NewMembers...)
 	if ms, err := s.Store.Members(r.Context(), gid); err == nil {
 		s.notify(ms...)
 	}
 	writeJSON(w, http.StatusOK, map[string]uint64{"epoch": epoch})
+	return nil
+}
+
+// checkExternalCommit checks an external commit (RFC 9420 section
+// 12.4.3.2) as far as the group's public state allows: it is a
+// PublicMessage (a joiner has no keys to encrypt with) of the group's
+// current epoch; the group's latest GroupInfo is of that epoch and
+// offers external_pub; the signature over the FramedContentTBS, which
+// includes that GroupContext, verifies with the signature key of the
+// LeafNode in the commit's path (mls.ProtectionContext.UnprotectPublic);
+// that key is the authenticated client's, so nobody joins with another's
+// commit; and the commit holds exactly one ExternalInit. The members check
+// the rest (the path, the confirmation tag) when they process it.
+func (s *Server) checkExternalCommit(r *request, gid []byte, f *framing, data []byte) error {
+	var m mls.MLSMessage
+	if err := m.UnmarshalBinary(data); err != nil || m.PublicMessage == nil {
+		return fail(http.StatusBadRequest, "an external commit must be a PublicMessage")
+	}
+	cur, err := s.Store.Epoch(r.Context(), gid)
+	if err != nil {
+		return err
+	}
+	if f.epoch != cur {
+		return &EpochConflictError{Current: cur}
+	}
+	giData, err := s.Store.LatestGroupInfo(r.Context(), gid)
+	if errors.Is(err, ErrNotFound) {
+		return fail(http.StatusBadRequest, "the group has no GroupInfo to check an external commit against")
+	} else if err != nil {
+		return err
+	}
+	var gm mls.MLSMessage
+	if err := gm.UnmarshalBinary(giData); err != nil || gm.GroupInfo == nil {
+		return fmt.Errorf("mls: ds: stored GroupInfo of a group does not parse: %v", err)
+	}
+	gi := gm.GroupInfo
+	if !bytes.Equal(gi.GroupContext.GroupID, gid) || gi.GroupContext.Epoch != cur {
+		return fail(http.StatusBadRequest, "the group's latest GroupInfo is not of its current epoch (its last commit came without one)")
+	}
+	if _, ok := gi.Extensions.Find(mls.ExtensionTypeExternalPub); !ok {
+		return fail(http.StatusForbidden, "the group's GroupInfo offers no external_pub: it takes no external commits")
+	}
+	pc, err := mls.NewProtectionContext(&gi.GroupContext, nil, nil, nil)
+	if err != nil {
+		return fail(http.StatusBadRequest, "the group's GroupInfo: "+err.Error())
+	}
+	ac, err := pc.UnprotectPublic(m.PublicMessage, nil)
+	if err != nil {
+		return fail(http.StatusBadRequest, "external commit does not verify: "+err.Error())
+	}
+	commit := ac.Content.Commit
+	cl, err := s.Store.Client(r.Context(), r.client)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(commit.Path.LeafNode.SignatureKey, cl.SignatureKey) {
+		return fail(http.StatusForbidden, "the external commit's leaf is not the client's signature key")
+	}
+	inits := 0
+	for _, p := range commit.Proposals {
+		if p.Proposal != nil && p.Proposal.ExternalInit != nil {
+			inits++
+		}
+	}
+	if inits != 1 {
+		return fail(http.StatusBadRequest, "an external commit must hold exactly one ExternalInit proposal")
+	}
 	return nil
 }
 
@@ -522,6 +717,8 @@ func (s *Server) message(w http.ResponseWriter, r *request) error {
 	if err := s.Store.Deliver(r.Context(), to, r.body); err != nil {
 		return err
 	}
+	s.metrics.messagesAccepted.Add(1)
+	s.metrics.delivered.Add(uint64(len(to)))
 	s.notify(to...)
 	writeJSON(w, http.StatusOK, map[string]int{"delivered": len(to)})
 	return nil
@@ -571,17 +768,31 @@ func (s *Server) inbox(w http.ResponseWriter, r *request) error {
 		}
 	}
 	wait = min(wait, s.MaxWait)
+	if wait > 0 {
+		if !s.openStream(r.client) {
+			s.metrics.limitedStreams.Add(1)
+			tooMany(w, time.Second, "too many open long polls and WebSockets")
+			return nil
+		}
+		defer s.closeStream(r.client)
+		s.metrics.longPolls.Add(1)
+		defer s.metrics.longPolls.Add(-1)
+	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
+	tick := time.NewTicker(s.pollInterval())
+	defer tick.Stop()
 	for {
 		// Take the wake-up channel before reading, so a delivery between
 		// the read and the wait is not missed.
-		wake := s.waiter(r.client)
+		wake, release := s.waiter(r.client)
 		msgs, err := s.Store.Inbox(r.Context(), r.client, after, inboxPage)
 		if err != nil {
+			release()
 			return err
 		}
 		if len(msgs) > 0 || wait == 0 {
+			release()
 			out := make([]InboxMessage, 0, len(msgs))
 			for _, m := range msgs {
 				out = append(out, InboxMessage{m.Seq, m.Data})
@@ -590,16 +801,29 @@ func (s *Server) inbox(w http.ResponseWriter, r *request) error {
 			return nil
 		}
 		// The poll tick catches deliveries by other server processes
-		// sharing the store, which this process is not told about.
+		// sharing the store, which this process is not told about. A
+		// draining server answers at once (with nothing), so long polls
+		// do not hold its shutdown.
 		select {
 		case <-wake:
-		case <-time.After(time.Second):
+		case <-tick.C:
 		case <-deadline.C:
 			wait = 0
+		case <-s.draining:
+			wait = 0
 		case <-r.Context().Done():
+			release()
 			return nil
 		}
+		release()
 	}
+}
+
+func (s *Server) pollInterval() time.Duration {
+	if s.PollInterval > 0 {
+		return s.PollInterval
+	}
+	return DefaultPollInterval
 }
 
 // AckRequest is the body of POST /v1/inbox/ack: every message up to and
@@ -620,24 +844,39 @@ func (s *Server) ack(w http.ResponseWriter, r *request) error {
 	return nil
 }
 
-// waiter returns a channel closed at the next delivery to client.
-func (s *Server) waiter(client string) <-chan struct{} {
+// waiter is the wake-up channel of one client's waiting requests.
+type waiter struct {
+	ch    chan struct{}
+	users int
+}
+
+// waiter returns a channel closed at the next delivery to client, and a
+// release to call when done waiting; the entry is dropped when its last
+// user releases it, so the map holds only clients waiting now.
+func (s *Server) waiter(client string) (<-chan struct{}, func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ch, ok := s.waiters[client]
+	wt, ok := s.waiters[client]
 	if !ok {
-		ch = make(chan struct{})
-		s.waiters[client] = ch
+		wt = &waiter{ch: make(chan struct{})}
+		s.waiters[client] = wt
 	}
-	return ch
+	wt.users++
+	return wt.ch, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if wt.users--; wt.users == 0 && s.waiters[client] == wt {
+			delete(s.waiters, client)
+		}
+	}
 }
 
 func (s *Server) notify(clients ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range clients {
-		if ch, ok := s.waiters[c]; ok {
-			close(ch)
+		if wt, ok := s.waiters[c]; ok {
+			close(wt.ch)
 			delete(s.waiters, c)
 		}
 	}

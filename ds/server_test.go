@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -35,11 +36,16 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := ds.NewServer(st, nil)
+	srv := ds.NewServer(st, testLog(t))
 	srv.MaxWait = 5 * time.Second
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() { ts.Close(); st.Close() })
 	return &env{t: t, srv: srv, ts: ts, store: st}
+}
+
+// testLog is a logger whose lines show only for a failing test (or -v).
+func testLog(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), nil))
 }
 
 type client struct {
@@ -52,6 +58,13 @@ type client struct {
 
 // request sends a request signed by c and returns status and body.
 func (c *client) request(method, path string, body []byte, mutate func(*http.Request)) (int, []byte) {
+	c.e.t.Helper()
+	st, _, out := c.requestH(method, path, body, mutate)
+	return st, out
+}
+
+// requestH is request returning the answer's header too.
+func (c *client) requestH(method, path string, body []byte, mutate func(*http.Request)) (int, http.Header, []byte) {
 	c.e.t.Helper()
 	req, err := http.NewRequest(method, c.e.ts.URL+path, bytes.NewReader(body))
 	if err != nil {
@@ -69,7 +82,7 @@ func (c *client) request(method, path string, body []byte, mutate func(*http.Req
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
+	return resp.StatusCode, resp.Header, out
 }
 
 func (c *client) do(method, path string, v any) (int, []byte) {

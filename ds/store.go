@@ -150,3 +150,33 @@ type Store interface {
 	// Close releases the store.
 	Close() error
 }
+
+// GCOptions says what a Collector may delete.
+type GCOptions struct {
+	// Now is the time expiries are compared with.
+	Now time.Time
+	// InboxRetention, when not zero, is how long a message stays in an
+	// inbox without being acknowledged; older ones are deleted. Zero keeps
+	// them until acknowledged (a client that misses a commit falls out of
+	// its group, so dropping one is an operator's choice).
+	InboxRetention time.Duration
+	// KeyPackageRetention, when not zero, is how long a claimed
+	// KeyPackage is kept after its claim, and a last-resort KeyPackage
+	// replaced by a newer one after it was last handed out: long enough
+	// for the Welcome naming it to arrive (the server maps a Welcome's
+	// KeyPackageRefs to clients).
+	KeyPackageRetention time.Duration
+}
+
+// GCResult counts the rows a collection deleted.
+type GCResult struct {
+	Nonces, Inbox, KeyPackages int64
+}
+
+// Collector is a Store that can delete what has expired: nonces past
+// their expiry, and per GCOptions old inbox messages and spent
+// KeyPackages. Every deletion is a conditional statement, so several
+// server processes may collect the same database at once.
+type Collector interface {
+	Collect(ctx context.Context, o GCOptions) (GCResult, error)
+}

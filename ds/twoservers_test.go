@@ -25,7 +25,7 @@ func TestTwoServersPostgres(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := ds.NewServer(st, nil)
+		srv := ds.NewServer(st, testLog(t))
 		ts := httptest.NewServer(srv)
 		t.Cleanup(func() { ts.Close(); st.Close() })
 		envs[i] = &env{t: t, srv: srv, ts: ts, store: st}

@@ -57,6 +57,13 @@ var migrations = []string{
 		data BYTEA NOT NULL,
 		PRIMARY KEY (client_id, seq)
 	);`,
+	// 2: times for garbage collection (rows already there count from the
+	// migration): when an inbox message was stored, when a KeyPackage was
+	// claimed (a last-resort one: last handed out).
+	`ALTER TABLE inbox ADD COLUMN created BIGINT NOT NULL DEFAULT 0;
+	UPDATE inbox SET created = CAST(EXTRACT(EPOCH FROM now()) AS BIGINT);
+	ALTER TABLE key_packages ADD COLUMN claimed_at BIGINT;
+	UPDATE key_packages SET claimed_at = CAST(EXTRACT(EPOCH FROM now()) AS BIGINT) WHERE claimed = 1;`,
 }
 
 // Store is a ds.Store in a PostgreSQL database.

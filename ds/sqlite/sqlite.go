@@ -58,6 +58,13 @@ var migrations = []string{
 		data BLOB NOT NULL,
 		PRIMARY KEY (client_id, seq)
 	);`,
+	// 2: times for garbage collection (rows already there count from the
+	// migration): when an inbox message was stored, when a KeyPackage was
+	// claimed (a last-resort one: last handed out).
+	`ALTER TABLE inbox ADD COLUMN created INTEGER NOT NULL DEFAULT 0;
+	UPDATE inbox SET created = CAST(strftime('%s', 'now') AS INTEGER);
+	ALTER TABLE key_packages ADD COLUMN claimed_at INTEGER;
+	UPDATE key_packages SET claimed_at = CAST(strftime('%s', 'now') AS INTEGER) WHERE claimed = 1;`,
 }
 
 // Store is a ds.Store in one SQLite file.

@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) ds.Store) {
 		{"Commits", testCommits},
 		{"CommitRace", testCommitRace},
 		{"Inbox", testInbox},
+		{"GC", testGC},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -252,6 +252,7 @@ func (s *Store) CountKeyPackages(ctx context.Context, clientID string) (int, err
 // ClaimKeyPackages implements ds.Store.
 func (s *Store) ClaimKeyPackages(ctx context.Context, user string) ([]ds.KeyPackage, error) {
 	var out []ds.KeyPackage
+	now := time.Now().Unix()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		out = nil
 		ids, err := s.strings(ctx, tx, `SELECT id FROM clients WHERE user_name = ? ORDER BY id`, user)
@@ -262,13 +263,17 @@ func (s *Store) ClaimKeyPackages(ctx context.Context, user string) ([]ds.KeyPack
 			kp := ds.KeyPackage{ClientID: id}
 			// The claimed = 0 condition makes the claim conditional: a
 			// package is marked claimed by exactly one transaction.
-			err := s.row(ctx, tx, `UPDATE key_packages SET claimed = 1
+			err := s.row(ctx, tx, `UPDATE key_packages SET claimed = 1, claimed_at = ?
 				WHERE ref = (SELECT ref FROM key_packages WHERE client_id = ? AND last_resort = 0 AND claimed = 0 ORDER BY added LIMIT 1 `+s.d.LockFree+`)
-				AND claimed = 0 RETURNING ref, data`, id).Scan(&kp.Ref, &kp.Data)
+				AND claimed = 0 RETURNING ref, data`, now, id).Scan(&kp.Ref, &kp.Data)
 			if errors.Is(err, sql.ErrNoRows) {
 				kp.LastResort = true
-				err = s.row(ctx, tx, `SELECT ref, data FROM key_packages WHERE client_id = ? AND last_resort = 1 ORDER BY added DESC LIMIT 1`, id).
-					Scan(&kp.Ref, &kp.Data)
+				// claimed_at of a last-resort KeyPackage is when it was
+				// last handed out: garbage collection keeps a replaced
+				// one until its Welcomes have had time to arrive.
+				err = s.row(ctx, tx, `UPDATE key_packages SET claimed_at = ?
+					WHERE ref = (SELECT ref FROM key_packages WHERE client_id = ? AND last_resort = 1 ORDER BY added DESC LIMIT 1)
+					RETURNING ref, data`, now, id).Scan(&kp.Ref, &kp.Data)
 				if errors.Is(err, sql.ErrNoRows) {
 					continue
 				}
@@ -450,6 +455,7 @@ func (s *Store) deliver(ctx context.Context, tx *sql.Tx, out map[string][]byte) 
 		to = append(to, c)
 	}
 	sort.Strings(to)
+	now := time.Now().Unix()
 	for _, c := range to {
 		var seq int64
 		err := s.row(ctx, tx, `UPDATE clients SET inbox_seq = inbox_seq + 1 WHERE id = ? RETURNING inbox_seq`, c).Scan(&seq)
@@ -458,7 +464,7 @@ func (s *Store) deliver(ctx context.Context, tx *sql.Tx, out map[string][]byte) 
 		} else if err != nil {
 			return err
 		}
-		if _, err := s.exec(ctx, tx, `INSERT INTO inbox (client_id, seq, data) VALUES (?, ?, ?)`, c, seq, out[c]); err != nil {
+		if _, err := s.exec(ctx, tx, `INSERT INTO inbox (client_id, seq, data, created) VALUES (?, ?, ?, ?)`, c, seq, out[c], now); err != nil {
 			return err
 		}
 	}
@@ -502,4 +508,33 @@ func (s *Store) Ack(ctx context.Context, clientID string, upTo uint64) error {
 	upTo = min(upTo, 1<<63-1)
 	_, err := s.exec(ctx, s.db, `DELETE FROM inbox WHERE client_id = ? AND seq <= ?`, clientID, int64(upTo))
 	return err
+}
+
+// Collect implements ds.Collector.
+func (s *Store) Collect(ctx context.Context, o ds.GCOptions) (ds.GCResult, error) {
+	var r ds.GCResult
+	var err error
+	if r.Nonces, err = s.exec(ctx, s.db, `DELETE FROM nonces WHERE expires < ?`, o.Now.Unix()); err != nil {
+		return r, fmt.Errorf("mls: ds: %s: collecting nonces: %w", s.d.Name, err)
+	}
+	if o.InboxRetention > 0 {
+		if r.Inbox, err = s.exec(ctx, s.db, `DELETE FROM inbox WHERE created < ?`, o.Now.Add(-o.InboxRetention).Unix()); err != nil {
+			return r, fmt.Errorf("mls: ds: %s: collecting inbox messages: %w", s.d.Name, err)
+		}
+	}
+	if o.KeyPackageRetention > 0 {
+		cutoff := o.Now.Add(-o.KeyPackageRetention).Unix()
+		// A claimed KeyPackage is never handed out again; a last-resort
+		// one is handed out only while it is the client's newest.
+		n, err := s.exec(ctx, s.db, `DELETE FROM key_packages WHERE
+			(last_resort = 0 AND claimed = 1 AND claimed_at < ?)
+			OR (last_resort = 1 AND (claimed_at IS NULL OR claimed_at < ?)
+				AND EXISTS (SELECT 1 FROM key_packages n WHERE n.client_id = key_packages.client_id AND n.last_resort = 1 AND n.added > key_packages.added))`,
+			cutoff, cutoff)
+		r.KeyPackages = n
+		if err != nil {
+			return r, fmt.Errorf("mls: ds: %s: collecting KeyPackages: %w", s.d.Name, err)
+		}
+	}
+	return r, nil
 }
