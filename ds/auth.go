@@ -1,13 +1,8 @@
 package ds
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,20 +10,21 @@ import (
 	"time"
 
 	"github.com/arbormls/mls/ciphersuite"
+	"github.com/arbormls/mls/dsclient"
 )
 
-// Headers of a signed request.
+// Headers of a signed request; dsclient holds the one definition, which
+// its clients use too.
 const (
-	HeaderClient    = "Mlsd-Client"
-	HeaderTimestamp = "Mlsd-Timestamp"
-	HeaderNonce     = "Mlsd-Nonce"
-	HeaderSignature = "Mlsd-Signature"
+	HeaderClient    = dsclient.HeaderClient
+	HeaderTimestamp = dsclient.HeaderTimestamp
+	HeaderNonce     = dsclient.HeaderNonce
+	HeaderSignature = dsclient.HeaderSignature
 )
 
-// RequestLabel is the SignWithLabel label of request signatures, distinct
-// from every label RFC 9420 uses, so a request signature can never be
-// taken for an MLS signature or the reverse.
-const RequestLabel = "mlsd request"
+// RequestLabel is the SignWithLabel label of request signatures
+// (dsclient.RequestLabel).
+const RequestLabel = dsclient.RequestLabel
 
 // DefaultClockWindow is how far a request's timestamp may be from the
 // server's clock.
@@ -44,41 +40,11 @@ type Authenticator interface {
 	Authenticate(r *http.Request, body []byte) (clientID string, err error)
 }
 
-// requestContent is the content a request signature covers: method, path,
-// query, timestamp, nonce and the SHA-256 of the body, each length
-// prefixed so no two requests share an encoding.
-func requestContent(method, path, query, ts, nonce string, body []byte) []byte {
-	h := sha256.Sum256(body)
-	var b bytes.Buffer
-	for _, f := range [][]byte{[]byte(method), []byte(path), []byte(query), []byte(ts), []byte(nonce), h[:]} {
-		b.Write(binary.BigEndian.AppendUint32(nil, uint32(len(f))))
-		b.Write(f)
-	}
-	return b.Bytes()
-}
-
 // SignRequest sets the authentication headers of r, whose body is body,
-// for the client clientID with its MLS signature key.
+// for the client clientID with its MLS signature key. It is
+// dsclient.SignRequest, kept here for the server's callers and tests.
 func SignRequest(r *http.Request, clientID string, key *ciphersuite.SigningKey, body []byte) error {
-	s, err := ciphersuite.Lookup(key.Suite())
-	if err != nil {
-		return err
-	}
-	var n [16]byte
-	if _, err := rand.Read(n[:]); err != nil {
-		return err
-	}
-	nonce := hex.EncodeToString(n[:])
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	sig, err := s.SignWithLabel(key, RequestLabel, requestContent(r.Method, r.URL.EscapedPath(), r.URL.RawQuery, ts, nonce, body))
-	if err != nil {
-		return err
-	}
-	r.Header.Set(HeaderClient, clientID)
-	r.Header.Set(HeaderTimestamp, ts)
-	r.Header.Set(HeaderNonce, nonce)
-	r.Header.Set(HeaderSignature, base64.StdEncoding.EncodeToString(sig))
-	return nil
+	return dsclient.SignRequest(r, clientID, key, body)
 }
 
 // SignatureAuth authenticates requests signed with SignRequest by the
@@ -121,7 +87,7 @@ func (a *SignatureAuth) verifyRequest(r *http.Request, body []byte, suite cipher
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
-	if err := s.VerifyWithLabel(pub, RequestLabel, requestContent(r.Method, r.URL.EscapedPath(), r.URL.RawQuery, ts, nonce, body), sig); err != nil {
+	if err := s.VerifyWithLabel(pub, RequestLabel, dsclient.RequestContent(r.Method, r.URL.EscapedPath(), r.URL.RawQuery, ts, nonce, body), sig); err != nil {
 		return "", time.Time{}, fmt.Errorf("%w: bad signature", ErrUnauthenticated)
 	}
 	// A nonce must be remembered as long as its timestamp is acceptable.
