@@ -195,6 +195,9 @@ type clientInfo struct {
 	// PublicHandshake sends this client's proposals and commits as
 	// PublicMessages (init --public-handshake).
 	PublicHandshake bool `json:"public_handshake,omitempty"`
+	// Server is the Delivery Service the client registered with (mls ds
+	// register), if any.
+	Server *serverInfo `json:"server,omitempty"`
 }
 
 const clientFile = "client.json"

@@ -415,6 +415,18 @@ func cmdGroupJoin(args []string, out io.Writer) error {
 		return err
 	}
 	defer cl.close()
+	g, err := cl.joinWelcome(w, tree)
+	if err != nil {
+		return err
+	}
+	return writeJSON(out, groupReport(g))
+}
+
+// joinWelcome joins the group of the Welcome w with the KeyPackage of this
+// client it was sent for (and tree, when the Welcome does not carry the
+// ratchet tree), saves the group, and only then uses the KeyPackage up
+// (RFC 9420 section 16.8), so that a crash cannot lose both.
+func (cl *client) joinWelcome(w *mls.MLSMessage, tree mls.TreeNodes) (*mls.Group, error) {
 	var bundle *mls.KeyPackageBundle
 	for _, s := range w.Welcome.Secrets {
 		b, err := cl.store.KeyPackage(cl.ctx, s.NewMember)
@@ -423,31 +435,32 @@ func cmdGroupJoin(args []string, out io.Writer) error {
 			break
 		}
 		if !errors.Is(err, mls.ErrNotFound) {
-			return err
+			return nil, err
 		}
 	}
 	if bundle == nil {
-		return errors.New("the Welcome is for none of this client's KeyPackages")
+		return nil, errors.New("the Welcome is for none of this client's KeyPackages")
 	}
 	id, err := cl.identity(bundle.KeyPackage.CipherSuite)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	g, err := mls.Join(id, w, bundle, cl.config(), &mls.JoinOptions{RatchetTree: tree})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := cl.refuseActive(g.GroupID()); err != nil {
-		return err
+		return nil, err
 	}
 	if err := cl.saveAndWrite(g, &outputs{}); err != nil {
-		return err
+		return nil, err
 	}
-	// Only a successful join uses the KeyPackage up (RFC 9420 section 16.8).
+	// Only a successful join uses the KeyPackage up; TakeKeyPackage keeps a
+	// last-resort one.
 	if _, err := cl.store.TakeKeyPackage(cl.ctx, bundle.Ref()); err != nil {
-		return err
+		return nil, err
 	}
-	return writeJSON(out, groupReport(g))
+	return g, nil
 }
 
 // refuseActive fails if the state folder holds an active group gid:

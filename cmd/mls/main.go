@@ -13,6 +13,8 @@
 //	mls group create|add|commit|propose|join|external-join|process|info|export ...
 //	mls send --state DIR --group HEX (--text STR | --in FILE) --out FILE
 //	mls recv --state DIR --group HEX --in FILE
+//	mls ds register|publish|create|invite|send|sync|chat ...   through an mlsd server
+//	mls chat --state DIR --group NAME
 //	mls inspect [--suite N] [--group-id HEX] FILE
 //	mls suites
 //	mls vectors [--format NAME] PATH...   run official test vectors
@@ -41,6 +43,11 @@ client commands (one client per --state folder):
               info, export
   send        encrypt an application message
   recv        decrypt an application message to standard output
+
+through an mlsd Delivery Service (one client per --state folder; the server's
+URL is given once, to "mls ds register", and kept in the folder):
+  ds          register, publish, create, invite, send, sync, chat
+  chat        live chat in a group: mls chat --state DIR --group NAME
 
 tools:
   inspect     decode and check any MLS object file
@@ -79,6 +86,8 @@ var commands = map[string]func(args []string, out io.Writer) error{
 	"suites":     cmdSuites,
 	"group":      cmdGroup,
 	"bench":      cmdBench,
+	"ds":         cmdDS,
+	"chat":       cmdChat,
 }
 
 var groupCommands = map[string]func(args []string, out io.Writer) error{
