@@ -80,6 +80,8 @@ func newCLI(t *testing.T) *cli {
 	}
 	srv := ds.NewServer(st, slog.New(slog.DiscardHandler))
 	srv.MaxWait = 5 * time.Second
+	// mlsd's default limits, as the README's server runs with.
+	srv.Limits = ds.Limits{ClientRate: 20, ClientBurst: 40, IPRate: 100, IPBurst: 200, MaxStreams: 8}
 	f := &faults{h: srv}
 	ts := httptest.NewServer(f)
 	t.Cleanup(func() { ts.Close(); st.Close() })

@@ -180,6 +180,8 @@ type AckRequest struct {
 type Error struct {
 	Status  int
 	Message string
+	// RetryAfter is the wait a 429 (rate limit) answer asked for.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -206,8 +208,19 @@ func (e *ConflictError) Error() string {
 // Unwrap returns the underlying *Error (status 409).
 func (e *ConflictError) Unwrap() error { return e.Err }
 
+// Rate limits: a request answered 429 was not processed (the server
+// counts requests before it handles them), so it is sent again, signed
+// afresh, after the Retry-After the server gave, up to rateRetries times.
+const (
+	rateRetries  = 3
+	maxRateWait  = 30 * time.Second
+	defaultRetry = time.Second
+)
+
 // Client is a client of one mlsd server, speaking for one registered MLS
-// client. Its methods may be called concurrently.
+// client. Its methods may be called concurrently. A request refused by the
+// server's rate limit (429) is sent again after the wait the server asks
+// for, up to 3 times, within the context's deadline.
 type Client struct {
 	base *url.URL
 	id   string
@@ -218,6 +231,9 @@ type Client struct {
 	HTTP *http.Client
 	// MaxResponse bounds the answers read; zero means DefaultMaxResponse.
 	MaxResponse int64
+
+	// sleep waits before a retry; nil means a timer (tests replace it).
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // New returns a Client of the server at serverURL (http or https, e.g.
@@ -252,8 +268,38 @@ func groupPath(groupID []byte) string {
 }
 
 // do sends a signed request and returns the answer's body when its status
-// is want. path is escaped; contentType is that of body, if any.
+// is want, sending it again while the server's rate limit refuses it.
+// path is escaped; contentType is that of body, if any.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, contentType string, body []byte, want int) ([]byte, error) {
+	for attempt := 0; ; attempt++ {
+		out, err := c.doOnce(ctx, method, path, query, contentType, body, want)
+		var herr *Error
+		if attempt == rateRetries || !errors.As(err, &herr) || herr.Status != http.StatusTooManyRequests {
+			return out, err
+		}
+		sleep := c.sleep
+		if sleep == nil {
+			sleep = sleepCtx
+		}
+		if err := sleep(ctx, min(herr.RetryAfter, maxRateWait)); err != nil {
+			return nil, fmt.Errorf("dsclient: %w", err)
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// doOnce sends the request once; see do.
+func (c *Client) doOnce(ctx context.Context, method, path string, query url.Values, contentType string, body []byte, want int) ([]byte, error) {
 	u := *c.base
 	u.RawPath = c.base.EscapedPath() + path
 	var err error
@@ -292,7 +338,17 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return nil, fmt.Errorf("dsclient: answer of %s %s longer than %d bytes", method, path, max)
 	}
 	if resp.StatusCode != want {
-		return nil, answerError(resp.StatusCode, out)
+		err := answerError(resp.StatusCode, out)
+		var herr *Error
+		if resp.StatusCode == http.StatusTooManyRequests && errors.As(err, &herr) {
+			// Seconds (RFC 9110 section 10.2.3); an HTTP date, which
+			// mlsd does not send, counts as the default.
+			herr.RetryAfter = defaultRetry
+			if n, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && n >= 0 {
+				herr.RetryAfter = time.Duration(min(n, int(maxRateWait/time.Second))) * time.Second
+			}
+		}
+		return nil, err
 	}
 	return out, nil
 }

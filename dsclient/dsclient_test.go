@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,8 +25,8 @@ const suite = ciphersuite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519
 // seen is a request as the stub server received it, after its signature
 // checked out.
 type seen struct {
-	method, path, query, contentType string
-	body                             []byte
+	method, path, query, contentType, nonce string
+	body                                    []byte
 }
 
 // stub is an mlsd stand-in: it verifies every request's signature with
@@ -39,6 +40,8 @@ type stub struct {
 	reqs []seen
 	// answers maps "METHOD path" to a status and a body.
 	answers map[string]func(r *http.Request) (int, string)
+	// header, if set, sets headers of every answer.
+	header func(w http.ResponseWriter)
 }
 
 func (s *stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -49,7 +52,7 @@ func (s *stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.reqs = append(s.reqs, seen{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get("Content-Type"), body})
+	s.reqs = append(s.reqs, seen{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get("Content-Type"), r.Header.Get(HeaderNonce), body})
 	s.mu.Unlock()
 	a, ok := s.answers[r.Method+" "+r.URL.EscapedPath()]
 	if !ok {
@@ -57,6 +60,9 @@ func (s *stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st, out := a(r)
+	if s.header != nil {
+		s.header(w)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(st)
 	io.WriteString(w, out)
@@ -81,6 +87,12 @@ func (s *stub) verify(r *http.Request, body []byte) error {
 	}
 	cs, _ := ciphersuite.Lookup(suite)
 	return cs.VerifyWithLabel(s.pub, RequestLabel, RequestContent(r.Method, r.URL.EscapedPath(), r.URL.RawQuery, ts, nonce, body), sig)
+}
+
+func (s *stub) all() []seen {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.reqs)
 }
 
 func (s *stub) last() seen {
@@ -379,6 +391,62 @@ func TestErrors(t *testing.T) {
 	c2, _ := New("http://127.0.0.1:1", "alice-1", c.key)
 	if _, err := c2.CountKeyPackages(ctx); err == nil {
 		t.Fatal("no error without a server")
+	}
+}
+
+// TestRateLimit checks a 429 is sent again after the Retry-After asked,
+// signed afresh, and given up on after three retries.
+func TestRateLimit(t *testing.T) {
+	s, c, _ := newStub(t)
+	var waits []time.Duration
+	c.sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+	refusals := 2
+	s.answers["GET /ds/v1/keypackages/count"] = func(r *http.Request) (int, string) {
+		if refusals > 0 {
+			refusals--
+			return 429, `{"error":"mls: ds: too many requests from this client"}`
+		}
+		return 200, `{"count":4}`
+	}
+	retryAfter := []string{"2", "soon"}
+	s.header = func(w http.ResponseWriter) {
+		if len(retryAfter) > 0 {
+			w.Header().Set("Retry-After", retryAfter[0])
+			retryAfter = retryAfter[1:]
+		}
+	}
+	if n, err := c.CountKeyPackages(context.Background()); err != nil || n != 4 {
+		t.Fatalf("count = %d, %v", n, err)
+	}
+	// A Retry-After that is not a number of seconds counts as one second.
+	if !slices.Equal(waits, []time.Duration{2 * time.Second, time.Second}) {
+		t.Fatalf("waits = %v", waits)
+	}
+	nonces := map[string]bool{}
+	for _, r := range s.all() {
+		nonces[r.nonce] = true
+	}
+	if n := len(s.all()); n != 3 || len(nonces) != 3 {
+		t.Fatalf("%d requests with %d nonces, want 3 and 3", n, len(nonces))
+	}
+
+	// Always refused: the fourth 429 is the error, with its wait.
+	refusals = 100
+	retryAfter = []string{"7", "7", "7", "7"}
+	_, err := c.CountKeyPackages(context.Background())
+	var herr *Error
+	if !errors.As(err, &herr) || herr.Status != 429 || herr.RetryAfter != 7*time.Second {
+		t.Fatalf("err = %#v", err)
+	}
+	if n := len(s.all()); n != 7 {
+		t.Fatalf("%d requests, want 3 + 4", n)
+	}
+	// A cancelled context ends the waiting.
+	c.sleep = nil
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.CountKeyPackages(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want the context's", err)
 	}
 }
 

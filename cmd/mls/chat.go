@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -103,7 +104,7 @@ func (s *session) chat(gid []byte, in io.Reader, out, errOut io.Writer) error {
 		case p := <-polls:
 			if p.err != nil {
 				var herr *dsclient.Error
-				if errors.As(p.err, &herr) && herr.Status < 500 {
+				if errors.As(p.err, &herr) && herr.Status < 500 && herr.Status != http.StatusTooManyRequests {
 					// Refused: asking again will not help.
 					return p.err
 				}
