@@ -16,6 +16,7 @@ import (
 
 	"github.com/arbormls/mls"
 	"github.com/arbormls/mls/ciphersuite"
+	"github.com/arbormls/mls/dsclient"
 )
 
 // Defaults of Server.
@@ -284,13 +285,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 // RegisterRequest is the body of POST /v1/clients. The request is signed
-// (SignRequest) with the key it registers, which proves possession.
-type RegisterRequest struct {
-	ID           string `json:"id"`
-	User         string `json:"user"`
-	Suite        uint16 `json:"suite"`
-	SignatureKey []byte `json:"signature_key"`
-}
+// (SignRequest) with the key it registers, which proves possession. The
+// wire types are defined once, in dsclient, for the server and its
+// clients.
+type RegisterRequest = dsclient.RegisterRequest
 
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	err := func() error {
@@ -334,9 +332,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 // KeyPackagesRequest is the body of POST /v1/keypackages: MLSMessages
 // holding KeyPackages of the signing client. JSON carries the batch
 // because MLS defines no list of messages; each entry is in the wire form.
-type KeyPackagesRequest struct {
-	KeyPackages [][]byte `json:"key_packages"`
-}
+type KeyPackagesRequest = dsclient.KeyPackagesRequest
 
 func (s *Server) publish(w http.ResponseWriter, r *request) error {
 	var req KeyPackagesRequest
@@ -393,11 +389,7 @@ func (s *Server) count(w http.ResponseWriter, r *request) error {
 }
 
 // ClaimedKeyPackage is one entry of the answer to a claim.
-type ClaimedKeyPackage struct {
-	Client     string `json:"client"`
-	KeyPackage []byte `json:"key_package"`
-	LastResort bool   `json:"last_resort,omitempty"`
-}
+type ClaimedKeyPackage = dsclient.ClaimedKeyPackage
 
 func (s *Server) claim(w http.ResponseWriter, r *request) error {
 	kps, err := s.Store.ClaimKeyPackages(r.Context(), r.PathValue("user"))
@@ -469,11 +461,7 @@ func readFraming(data []byte) (*framing, error) {
 // and, optionally, the Welcome of the members it adds and the GroupInfo of
 // the new epoch, each an MLSMessage in the wire form. JSON carries them
 // because MLS defines no bundle.
-type CommitBundle struct {
-	Commit    []byte `json:"commit"`
-	Welcome   []byte `json:"welcome,omitempty"`
-	GroupInfo []byte `json:"group_info,omitempty"`
-}
+type CommitBundle = dsclient.CommitBundle
 
 func (s *Server) commit(w http.ResponseWriter, r *request) error {
 	gid, err := groupID(r)
@@ -747,10 +735,7 @@ func (s *Server) groupInfo(w http.ResponseWriter, r *request) error {
 
 // InboxMessage is one entry of GET /v1/inbox: an MLSMessage in the wire
 // form with its sequence number.
-type InboxMessage struct {
-	Seq     uint64 `json:"seq"`
-	Message []byte `json:"message"`
-}
+type InboxMessage = dsclient.InboxMessage
 
 func (s *Server) inbox(w http.ResponseWriter, r *request) error {
 	q := r.URL.Query()
@@ -795,7 +780,7 @@ func (s *Server) inbox(w http.ResponseWriter, r *request) error {
 			release()
 			out := make([]InboxMessage, 0, len(msgs))
 			for _, m := range msgs {
-				out = append(out, InboxMessage{m.Seq, m.Data})
+				out = append(out, InboxMessage{Seq: m.Seq, Message: m.Data})
 			}
 			writeJSON(w, http.StatusOK, map[string]any{"messages": out})
 			return nil
@@ -828,9 +813,7 @@ func (s *Server) pollInterval() time.Duration {
 
 // AckRequest is the body of POST /v1/inbox/ack: every message up to and
 // including Seq is deleted from the client's inbox.
-type AckRequest struct {
-	Seq uint64 `json:"seq"`
-}
+type AckRequest = dsclient.AckRequest
 
 func (s *Server) ack(w http.ResponseWriter, r *request) error {
 	var req AckRequest

@@ -95,7 +95,7 @@ func (s *Server) wsPush(ctx context.Context, c *websocket.Conn, client string, a
 			return websocket.StatusInternalError, "store error"
 		}
 		for _, m := range msgs {
-			data, err := json.Marshal(InboxMessage{m.Seq, m.Data})
+			data, err := json.Marshal(InboxMessage{Seq: m.Seq, Message: m.Data})
 			if err != nil {
 				release()
 				return websocket.StatusInternalError, "encoding error"
