@@ -59,6 +59,22 @@ func mlsdBinary(t *testing.T) string {
 	return mlsdPath
 }
 
+// mlsdFlags are flags every test process gets: the request rate limits
+// off where mlsd has them, since a test's clients all come from one
+// address in bursts that real clients would not make. (Limits have their
+// own tests.) The flags are read from mlsd's usage, so the tests run
+// against an mlsd with or without them.
+func mlsdFlags(t *testing.T) []string {
+	out, _ := exec.Command(mlsdBinary(t), "-h").CombinedOutput()
+	var flags []string
+	for _, f := range []string{"rate-ip", "rate-client"} {
+		if strings.Contains(string(out), "-"+f+" ") {
+			flags = append(flags, "--"+f+"=0")
+		}
+	}
+	return flags
+}
+
 // mlsdProc is an mlsd server running as a separate process.
 type mlsdProc struct {
 	t     *testing.T
@@ -112,7 +128,7 @@ func (p *mlsdProc) start(sameAddr bool) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.cmd = exec.Command(bin, "--listen", p.addr, "--store", p.store)
+		p.cmd = exec.Command(bin, append([]string{"--listen", p.addr, "--store", p.store}, mlsdFlags(t)...)...)
 		p.cmd.Stdout, p.cmd.Stderr = logf, logf
 		if err := p.cmd.Start(); err != nil {
 			logf.Close()
