@@ -59,6 +59,9 @@ var migrations = []string{
 	);`,
 }
 
+// MaxConns bounds the connections one Store opens.
+const MaxConns = 16
+
 // Store is a ds.Store in a PostgreSQL database.
 type Store = sqlstore.Store
 
@@ -71,6 +74,12 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mls: ds: postgres: %w", err)
 	}
+	// Bounded, so that load queues in database/sql rather than opening
+	// connections until PostgreSQL refuses them ("too many clients", its
+	// max_connections is 100 by default), as mlsload showed at 300
+	// clients; several mlsd processes share that limit.
+	db.SetMaxOpenConns(MaxConns)
+	db.SetMaxIdleConns(MaxConns)
 	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{
 		Name:       "postgres",
 		Dollar:     true,
