@@ -32,6 +32,13 @@ const suite = ciphersuite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519
 const (
 	defaultWait    = 10 * time.Second
 	defaultTimeout = 2 * time.Minute
+	// pastEpochs is how many past epochs the simulated members keep
+	// (mls.Config.MaxPastEpochs), more than the server's window
+	// (ds.DefaultEpochWindow, 3). The server checks a message's epoch and
+	// then delivers it in another transaction, so commits accepted in
+	// between can put it further behind than the window; with the default
+	// 3 such a message cannot be decrypted. Result.Late counts them.
+	pastEpochs = 16
 )
 
 // config is what a load run does.
@@ -45,7 +52,7 @@ type config struct {
 	CommitRatio float64       // share of a sender's operations that are commits
 	Size        int           // application message size, bytes
 	Wait        time.Duration // long-poll wait of inbox reads
-	Think       time.Duration // pause of each sender between operations
+	Think       time.Duration // mean pause of each sender between operations
 	Timeout     time.Duration // bound on setup, and on the drain at the end
 }
 
@@ -89,6 +96,10 @@ type Result struct {
 	// Stale counts application messages refused (409) because their
 	// sender was too many epochs behind; they are sent again.
 	Stale int64 `json:"stale_messages"`
+	// Late counts application messages that reached a member more
+	// epochs after their own than the server's window: a member keeping
+	// only the default 3 past epochs could not have decrypted them.
+	Late int64 `json:"late_messages"`
 	// Errors counts every unexpected answer or failure; FirstErrors
 	// holds the first few.
 	Errors      int64              `json:"errors"`
@@ -189,6 +200,7 @@ type run struct {
 	commits   []atomic.Int64
 	conflicts atomic.Int64
 	stale     atomic.Int64
+	late      atomic.Int64
 }
 
 // Run runs the load of cfg and returns what it measured. It fails only
@@ -247,7 +259,7 @@ func Run(ctx context.Context, cfg config, log *slog.Logger) (*Result, error) {
 		// Not counting the commit that created the group.
 		res.Commits += r.commits[i].Load() - 1
 	}
-	res.Conflicts, res.Stale = r.conflicts.Load(), r.stale.Load()
+	res.Conflicts, res.Stale, res.Late = r.conflicts.Load(), r.stale.Load(), r.late.Load()
 	res.Errors, res.FirstErrors, res.Ops = r.st.errors.Load(), r.st.first, r.st.ops()
 	return res, nil
 }
@@ -315,7 +327,7 @@ func (r *run) setup(ctx context.Context, url string, readCtx context.Context, re
 		if err != nil {
 			return err
 		}
-		m := &member{idx: i, group: i % cfg.Groups, m: simclient.NewMember(c, nil), joined: make(chan struct{}),
+		m := &member{idx: i, group: i % cfg.Groups, m: simclient.NewMember(c, &mls.Config{MaxPastEpochs: pastEpochs}), joined: make(chan struct{}),
 			progress: make(chan struct{}), recv: map[int]map[uint64]int{}, rng: mrand.New(mrand.NewPCG(uint64(i), 1))}
 		if cfg.Messages > 0 {
 			m.quota = cfg.Messages / cfg.Clients
@@ -469,6 +481,9 @@ func (r *run) read(ctx context.Context, m *member) {
 				r.st.add("join", time.Since(t))
 				close(m.joined)
 			case ev.Received.Kind == mls.KindApplication:
+				if m.m.Group(m.gid).Epoch()-ev.Received.Epoch > ds.DefaultEpochWindow {
+					r.late.Add(1)
+				}
 				if err := m.received(ev.Received.Data); err != nil {
 					r.st.fail(err)
 				} else {
@@ -480,11 +495,13 @@ func (r *run) read(ctx context.Context, m *member) {
 		close(m.progress)
 		m.progress = make(chan struct{})
 		m.mu.Unlock()
+		// The ack of what was handled goes out even when the run is
+		// stopping, as a client would finish it.
 		t = time.Now()
-		if err := m.m.Ack(ctx, m.m.Last); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.Timeout)
+		err = m.m.Ack(actx, m.m.Last)
+		cancel()
+		if err != nil {
 			r.st.fail(err)
 		} else {
 			r.st.add("ack", time.Since(t))
@@ -513,12 +530,25 @@ func (r *run) traffic(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, m := range r.members {
 		wg.Go(func() {
-			for ctx.Err() == nil && m.err() == nil {
-				if r.cfg.Messages > 0 && len(m.sent) >= m.quota || r.cfg.Messages == 0 && time.Now().After(end) {
-					return
-				}
+			over := func() bool {
+				return ctx.Err() != nil || m.err() != nil ||
+					r.cfg.Messages > 0 && len(m.sent) >= m.quota || r.cfg.Messages == 0 && time.Now().After(end)
+			}
+			for !over() {
 				if r.cfg.Think > 0 {
-					time.Sleep(r.cfg.Think)
+					// Uniform in [0, 2*Think): clients that started
+					// together do not stay in step.
+					d := time.Duration(m.rng.Int64N(2 * int64(r.cfg.Think)))
+					if r.cfg.Messages == 0 {
+						d = min(d, time.Until(end))
+					}
+					select {
+					case <-time.After(d):
+					case <-ctx.Done():
+					}
+					if over() {
+						return
+					}
 				}
 				if m.rng.Float64() < r.cfg.CommitRatio {
 					r.commit(ctx, m)

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"text/tabwriter"
 )
@@ -42,9 +43,10 @@ func main() {
 	flag.Float64Var(&cfg.CommitRatio, "commit-ratio", 0.05, "share of a sender's operations that are commits")
 	flag.IntVar(&cfg.Size, "size", 100, "application message size in bytes")
 	flag.DurationVar(&cfg.Wait, "wait", 0, "long-poll wait of inbox reads (default 10s)")
-	flag.DurationVar(&cfg.Think, "think", 0, "pause of each client between operations")
+	flag.DurationVar(&cfg.Think, "think", 0, "mean pause of each client between operations (uniform in [0, 2*think))")
 	flag.DurationVar(&cfg.Timeout, "timeout", 0, "bound on the setup and on the final drain (default 2m)")
 	asJSON := flag.Bool("json", false, "print the result as one JSON object")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run (clients and an in-process server) to this file")
 	flag.Parse()
 	if cfg.Wait == 0 {
 		cfg.Wait = defaultWait
@@ -56,9 +58,25 @@ func main() {
 		fmt.Fprintln(os.Stderr, "mlsload: unexpected arguments:", flag.Args())
 		os.Exit(2)
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "mlsload:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "mlsload:", err)
+			os.Exit(1)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	res, err := Run(ctx, cfg, slog.New(slog.NewTextHandler(logOut, nil)))
+	stop()
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mlsload:", err)
 		os.Exit(1)
@@ -80,6 +98,7 @@ func printResult(w io.Writer, r *Result) {
 		r.Requests, r.RequestsPerSec, r.Sent, r.Delivered, r.DeliveredPerSec)
 	fmt.Fprintf(w, "commits %d accepted, %d lost the race; %d messages refused as stale and sent again\n",
 		r.Commits, r.Conflicts, r.Stale)
+	fmt.Fprintf(w, "%d messages arrived more epochs late than the server's window\n", r.Late)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "op\tcount\tp50 ms\tp95 ms\tp99 ms\tmax ms\t")
 	for _, op := range opNames {
