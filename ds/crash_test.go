@@ -162,11 +162,15 @@ func crashTest(t *testing.T, store string) {
 		t.Errorf("server logged errors:\n%s", strings.Join(errs, "\n"))
 	}
 	counts := map[int]int{}
+	won := 0
 	for _, s := range r.sent {
 		counts[s.outcome]++
+		if s.won {
+			won++
+		}
 	}
-	t.Logf("%d requests: %d accepted, %d refused, %d without answer (%d commits, resolved)",
-		len(r.sent), counts[accepted], counts[refused], counts[noAnswer], unknown)
+	t.Logf("%d requests: %d accepted, %d refused, %d without answer, of which %d commits, %d found accepted",
+		len(r.sent), counts[accepted], counts[refused], counts[noAnswer], unknown, won)
 }
 
 // record appends member i's handled inbox messages.
