@@ -66,6 +66,9 @@ var migrations = []string{
 	UPDATE key_packages SET claimed_at = CAST(EXTRACT(EPOCH FROM now()) AS BIGINT) WHERE claimed = 1;`,
 }
 
+// MaxConns bounds the connections one Store opens.
+const MaxConns = 16
+
 // Store is a ds.Store in a PostgreSQL database.
 type Store = sqlstore.Store
 
@@ -78,6 +81,12 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mls: ds: postgres: %w", err)
 	}
+	// Bounded, so that load queues in database/sql rather than opening
+	// connections until PostgreSQL refuses them ("too many clients", its
+	// max_connections is 100 by default), as mlsload showed at 300
+	// clients; several mlsd processes share that limit.
+	db.SetMaxOpenConns(MaxConns)
+	db.SetMaxIdleConns(MaxConns)
 	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{
 		Name:       "postgres",
 		Dollar:     true,

@@ -85,6 +85,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mls: ds: sqlite: %w", err)
 	}
+	// SQLite runs one write transaction at a time. With a connection per
+	// concurrent request, hundreds of writers wait in SQLite's sleeping
+	// busy handler and some give up after the busy timeout (SQLITE_BUSY,
+	// a 500), as mlsload showed at 300 clients. One connection makes
+	// them queue in database/sql instead, in order; the busy timeout
+	// then only matters across processes sharing the file.
+	db.SetMaxOpenConns(1)
 	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "sqlite", Migrations: migrations})
 	if err != nil {
 		db.Close()
