@@ -77,11 +77,10 @@ func crashTest(t *testing.T, store string) {
 		if _, err := c.Publish(ctx, 2, false); err != nil {
 			t.Fatal(err)
 		}
-		// More past epochs than the server's window of 3: the server
-		// checks a message's epoch and delivers it in two transactions,
-		// so a commit in between can put it one epoch further behind
-		// (ds/README.md, known limits). That is not what this test is
-		// about.
+		// More past epochs than the server's window of 3: a member that
+		// commits before reading what its inbox holds moves further ahead
+		// of those messages than the window (ds/README.md, known limits).
+		// That is not what this test is about.
 		r.members = append(r.members, simclient.NewMember(c, &mls.Config{MaxPastEpochs: 16}))
 		r.pending = append(r.pending, map[int][]byte{})
 	}

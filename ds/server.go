@@ -259,6 +259,11 @@ func (s *Server) answerError(w http.ResponseWriter, r *http.Request, err error) 
 		he = &httpError{http.StatusForbidden, err.Error()}
 	case errors.Is(err, ErrNotFound):
 		he = &httpError{http.StatusNotFound, err.Error()}
+	case r.Context().Err() != nil && errors.Is(err, r.Context().Err()):
+		// The client went away (or the server is draining) mid-request:
+		// no store failure. 499 is nginx's "client closed request"; the
+		// request log records it, nobody reads the answer.
+		he = &httpError{statusClientClosed, "mls: ds: request canceled"}
 	default:
 		// Everything else comes from the store (or the network under it).
 		s.metrics.storeErrors.Add(1)
@@ -267,6 +272,9 @@ func (s *Server) answerError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	writeJSON(w, he.status, map[string]string{"error": he.msg})
 }
+
+// statusClientClosed is the status logged for a request whose client left.
+const statusClientClosed = 499
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -675,34 +683,24 @@ func (s *Server) message(w http.ResponseWriter, r *request) error {
 	if !bytes.Equal(f.groupID, gid) {
 		return fail(http.StatusBadRequest, "message is for another group")
 	}
-	ms, err := s.Store.Members(r.Context(), gid)
-	if err != nil {
+	// Membership is checked again in the delivering transaction; this
+	// first check answers a non-member before its leaf is looked at.
+	if ok, err := s.Store.IsMember(r.Context(), gid, r.client); err != nil {
 		return err
-	}
-	to := make([]string, 0, len(ms))
-	member := false
-	for _, m := range ms {
-		if m == r.client {
-			member = true
-		} else {
-			to = append(to, m)
-		}
-	}
-	if !member {
+	} else if !ok {
 		return ErrNotMember
 	}
 	if err := s.checkLeaf(r, gid, f); err != nil {
 		return err
 	}
-	cur, err := s.Store.Epoch(r.Context(), gid)
-	if err != nil {
-		return err
-	}
-	if f.epoch > cur || cur-f.epoch > s.EpochWindow {
-		writeJSON(w, http.StatusConflict, map[string]any{"error": "mls: ds: message epoch out of range", "epoch": cur})
+	// The epoch is checked and the message delivered in one transaction,
+	// so a commit accepted meanwhile cannot leave it too old to decrypt.
+	to, err := s.Store.SendToGroup(r.Context(), gid, r.client, f.epoch, s.EpochWindow, r.body)
+	var conflict *EpochConflictError
+	if errors.As(err, &conflict) {
+		writeJSON(w, http.StatusConflict, map[string]any{"error": "mls: ds: message epoch out of range", "epoch": conflict.Current})
 		return nil
-	}
-	if err := s.Store.Deliver(r.Context(), to, r.body); err != nil {
+	} else if err != nil {
 		return err
 	}
 	s.metrics.messagesAccepted.Add(1)

@@ -141,6 +141,16 @@ type Store interface {
 
 	// Deliver appends data to the inbox of each client of to.
 	Deliver(ctx context.Context, to []string, data []byte) error
+	// SendToGroup delivers data, an application message or proposal of
+	// epoch from sender, to every other member of the group, in one
+	// transaction that holds the group's epoch still: no commit lands
+	// between the epoch check and the delivery, so every recipient gets
+	// the message before any commit that would leave it more than window
+	// epochs behind. It returns the recipients, sorted; an
+	// *EpochConflictError with the current epoch when epoch is ahead of it
+	// or more than window behind; ErrNotMember when sender is not in the
+	// member set; ErrNotFound for an unknown group.
+	SendToGroup(ctx context.Context, groupID []byte, sender string, epoch, window uint64, data []byte) ([]string, error)
 	// Inbox returns up to limit messages of the client with Seq > after,
 	// in order.
 	Inbox(ctx context.Context, clientID string, after uint64, limit int) ([]Message, error)

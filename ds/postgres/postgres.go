@@ -92,6 +92,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		Dollar:     true,
 		Migrations: migrations,
 		LockFree:   "FOR UPDATE SKIP LOCKED",
+		ForShare:   " FOR SHARE",
 		// One arbitrary key for all mlsd processes of a database.
 		MigrateLock: "SELECT pg_advisory_xact_lock(74207420)",
 	})

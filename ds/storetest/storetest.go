@@ -25,6 +25,8 @@ func Run(t *testing.T, open func(t *testing.T) ds.Store) {
 		{"Commits", testCommits},
 		{"CommitRace", testCommitRace},
 		{"Inbox", testInbox},
+		{"SendToGroup", testSendToGroup},
+		{"SendDuringCommits", testSendDuringCommits},
 		{"GC", testGC},
 	}
 	for _, tc := range tests {
@@ -298,6 +300,115 @@ func testCommitRace(t *testing.T, s ds.Store) {
 	}
 	if ep, _ := s.Epoch(ctx, g); ep != 4 {
 		t.Fatalf("epoch = %d, want 4", ep)
+	}
+}
+
+func testSendToGroup(t *testing.T, s ds.Store) {
+	for _, id := range []string{"a", "b", "c", "x"} {
+		mustClient(t, s, id, id)
+	}
+	g := []byte("group")
+	if _, err := s.SendToGroup(ctx, g, "a", 0, 3, []byte("m")); !errors.Is(err, ds.ErrNotFound) {
+		t.Fatalf("unknown group: %v", err)
+	}
+	if _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 0, Sender: "a", Commit: []byte("c0"), Welcome: []byte("w"), NewMembers: []string{"b", "c"}}); err != nil {
+		t.Fatal(err)
+	}
+	for e := uint64(1); e < 5; e++ {
+		if _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: e, Sender: "a", Commit: []byte("c")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	to, err := s.SendToGroup(ctx, g, "b", 5, 3, []byte("now"))
+	if err != nil || fmt.Sprint(to) != "[a c]" {
+		t.Fatalf("send at the current epoch: %v, %v", to, err)
+	}
+	if _, err := s.SendToGroup(ctx, g, "b", 2, 3, []byte("old")); err != nil {
+		t.Fatalf("send 3 epochs back: %v", err)
+	}
+	var conflict *ds.EpochConflictError
+	for _, e := range []uint64{1, 6} {
+		if _, err := s.SendToGroup(ctx, g, "b", e, 3, []byte("out")); !errors.As(err, &conflict) || conflict.Current != 5 {
+			t.Fatalf("send at epoch %d: %v", e, err)
+		}
+	}
+	if _, err := s.SendToGroup(ctx, g, "x", 5, 3, []byte("x")); !errors.Is(err, ds.ErrNotMember) {
+		t.Fatalf("send by a non-member: %v", err)
+	}
+	m, _ := s.Inbox(ctx, "c", 0, 100)
+	if last := m[len(m)-2:]; string(last[0].Data) != "now" || string(last[1].Data) != "old" {
+		t.Fatalf("c's inbox ends with %q, %q", last[0].Data, last[1].Data)
+	}
+	if m, _ := s.Inbox(ctx, "b", 0, 100); string(m[len(m)-1].Data) != "c" {
+		t.Fatal("the sender got its own message")
+	}
+}
+
+// testSendDuringCommits: messages sent while commits advance the epoch
+// reach every recipient before any commit that leaves them more than the
+// window behind: the epoch check and the delivery are one transaction.
+func testSendDuringCommits(t *testing.T, s ds.Store) {
+	const window = 1
+	for _, id := range []string{"a", "b", "r"} {
+		mustClient(t, s, id, id)
+	}
+	g := []byte("group")
+	if _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 0, Sender: "a", Commit: []byte("c:1"), Welcome: []byte("c:1"), NewMembers: []string{"b", "r"}}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for e := uint64(1); e < 40; e++ {
+			if _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: e, Sender: "a", Commit: fmt.Appendf(nil, "c:%d", e+1)}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	accepted := 0
+	wg.Go(func() {
+		for range 200 {
+			e, err := s.Epoch(ctx, g)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			// Send at the epoch just read, as a client does; a commit may
+			// land before the send.
+			_, err = s.SendToGroup(ctx, g, "b", e, window, fmt.Appendf(nil, "m:%d", e))
+			var conflict *ds.EpochConflictError
+			if err == nil {
+				accepted++
+			} else if !errors.As(err, &conflict) {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	wg.Wait()
+	m, err := s.Inbox(ctx, "r", 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch, got := uint64(0), 0
+	for _, msg := range m {
+		var kind byte
+		var v uint64
+		if _, err := fmt.Sscanf(string(msg.Data), "%c:%d", &kind, &v); err != nil {
+			t.Fatalf("inbox entry %q: %v", msg.Data, err)
+		}
+		switch kind {
+		case 'c':
+			epoch = v
+		case 'm':
+			got++
+			if v > epoch || epoch-v > window {
+				t.Fatalf("message of epoch %d delivered at epoch %d", v, epoch)
+			}
+		}
+	}
+	if got != accepted || accepted == 0 {
+		t.Fatalf("r got %d messages, %d accepted", got, accepted)
 	}
 }
 

@@ -34,10 +34,11 @@ const (
 	defaultTimeout = 2 * time.Minute
 	// pastEpochs is how many past epochs the simulated members keep
 	// (mls.Config.MaxPastEpochs), more than the server's window
-	// (ds.DefaultEpochWindow, 3). The server checks a message's epoch and
-	// then delivers it in another transaction, so commits accepted in
-	// between can put it further behind than the window; with the default
-	// 3 such a message cannot be decrypted. Result.Late counts them.
+	// (ds.DefaultEpochWindow, 3). The server delivers a message before
+	// any commit that would leave it beyond its window, but a member's
+	// sender commits while its reader has not yet read what came before:
+	// its own commits take it further ahead of an unread message than the
+	// window. Result.Late counts such messages.
 	pastEpochs = 16
 )
 
@@ -96,9 +97,10 @@ type Result struct {
 	// Stale counts application messages refused (409) because their
 	// sender was too many epochs behind; they are sent again.
 	Stale int64 `json:"stale_messages"`
-	// Late counts application messages that reached a member more
-	// epochs after their own than the server's window: a member keeping
-	// only the default 3 past epochs could not have decrypted them.
+	// Late counts application messages that a member read more epochs
+	// after their own than the server's window, having committed itself
+	// before reading them: with only the default 3 past epochs it could
+	// not have decrypted them.
 	Late int64 `json:"late_messages"`
 	// Errors counts every unexpected answer or failure; FirstErrors
 	// holds the first few.

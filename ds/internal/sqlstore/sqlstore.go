@@ -31,6 +31,11 @@ type Dialect struct {
 	Name string
 	// Dollar rewrites ? placeholders to $1, $2, ...
 	Dollar bool
+	// ForShare is the clause that share-locks the rows a SELECT reads
+	// until the transaction ends (" FOR SHARE" in PostgreSQL); empty
+	// where write transactions are serialized anyway (SQLite's BEGIN
+	// IMMEDIATE).
+	ForShare string
 	// Migrations are the schema versions in order; Migrations[i] brings
 	// the schema from version i to i+1. Append, never edit.
 	Migrations []string
@@ -478,6 +483,46 @@ func (s *Store) Deliver(ctx context.Context, to []string, data []byte) error {
 		out[c] = data
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error { return s.deliver(ctx, tx, out) })
+}
+
+// SendToGroup implements ds.Store.
+func (s *Store) SendToGroup(ctx context.Context, groupID []byte, sender string, epoch, window uint64, data []byte) ([]string, error) {
+	var to []string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// The share lock makes a concurrent commit's UPDATE of this row
+		// wait for the delivery below, and this read wait for a commit
+		// already under way, so the epoch checked is the epoch delivered in.
+		var cur int64
+		err := s.row(ctx, tx, `SELECT epoch FROM groups WHERE id = ?`+s.d.ForShare, groupID).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ds.ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		if c := uint64(cur); epoch > c || c-epoch > window {
+			return &ds.EpochConflictError{Current: c}
+		}
+		ms, err := s.strings(ctx, tx, `SELECT client_id FROM members WHERE group_id = ? ORDER BY client_id`, groupID)
+		if err != nil {
+			return err
+		}
+		if !contains(ms, sender) {
+			return ds.ErrNotMember
+		}
+		out := make(map[string][]byte, len(ms))
+		to = make([]string, 0, len(ms))
+		for _, m := range ms {
+			if m != sender {
+				out[m] = data
+				to = append(to, m)
+			}
+		}
+		return s.deliver(ctx, tx, out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return to, nil
 }
 
 // Inbox implements ds.Store.
