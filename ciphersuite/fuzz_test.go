@@ -54,6 +54,36 @@ func FuzzVerifyWithLabel(f *testing.F) {
 	})
 }
 
+// FuzzBatchVerify feeds untrusted keys and signatures to Ed25519 batch
+// verification, alone and in a batch of valid ones: errors, never panics;
+// whatever single verification accepts, the batch accepts too, and a
+// batch of one that single verification refuses holds only when the
+// cofactor-free check alone is what failed (never for a malformed input).
+func FuzzBatchVerify(f *testing.F) {
+	for _, c := range basicsVectors(f) {
+		if c.CipherSuite != ciphersuite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519 {
+			continue
+		}
+		v := c.SignWithLabel
+		f.Add(v.Label, []byte(v.Pub), []byte(v.Content), []byte(v.Signature))
+		f.Add(v.Label, []byte(v.Pub), []byte(v.Content), append([]byte{1}, make([]byte, 63)...))
+	}
+	f.Fuzz(func(t *testing.T, label string, pub, content, sig []byte) {
+		s, err := ciphersuite.Lookup(ciphersuite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519)
+		if err != nil {
+			t.Fatal(err)
+		}
+		single := s.VerifyWithLabel(pub, label, content, sig)
+		batch := s.BatchVerifyWithLabel(label, []ciphersuite.BatchItem{{PublicKey: pub, Content: content, Signature: sig}})
+		if single == nil && batch != nil {
+			t.Fatalf("single verification accepts, batch refuses: %v", batch)
+		}
+		if batch == nil && single != nil && (len(pub) != 32 || len(sig) != 64) {
+			t.Fatal("batch accepts a malformed signature")
+		}
+	})
+}
+
 // FuzzDecryptWithLabel feeds untrusted private keys, kem outputs and
 // ciphertexts to every suite's HPKE: errors, never panics; a kem output
 // that parses as a public key must be encryptable to.
