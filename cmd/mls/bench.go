@@ -19,7 +19,7 @@ import (
 )
 
 // benchOps are the operations of mls bench, in the order they run.
-var benchOps = []string{"join", "join-batch", "commit", "process", "add", "add1000", "remove", "protect", "unprotect", "state", "memory"}
+var benchOps = []string{"primitives", "join", "join-batch", "commit", "process", "add", "add1000", "remove", "protect", "unprotect", "state", "memory"}
 
 // benchResult is one output line of mls bench.
 type benchResult struct {
@@ -41,6 +41,10 @@ sends, the last member processes) and prints one JSON object per line and
 operation: op, suite, members, shape, runs, median_ns, min_ns, max_ns and
 bytes, the wire size of what the operation produces (0 where nothing).
 
+  primitives the suite's primitive costs on one core, measured once per run
+             (lines prim-x25519, prim-sign, prim-verify, prim-seal, prim-open,
+             prim-hash, prim-expand, prim-aead; members 0): the lower bounds
+             of benchreport are computed from them
   join       a new member joins from a Welcome, tree out of band, fully validated
   join-batch the same with Config.BatchVerifyTree: leaf signatures checked in
              Ed25519 batches (an explicit option: see its documentation)
@@ -127,6 +131,11 @@ func cmdBench(args []string, out io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	enc := json.NewEncoder(out)
+	if ops["primitives"] {
+		if err := benchPrimitives(suite, *runs, enc.Encode); err != nil {
+			return fmt.Errorf("primitives: %w", err)
+		}
+	}
 	for _, n := range sizes {
 		for _, sh := range shapes {
 			b := &bencher{suite: suite, n: n, shape: sh, runs: *runs, emit: enc.Encode}
@@ -164,7 +173,7 @@ func (b *bencher) run(ops map[string]bool) error {
 		return err
 	}
 	for _, op := range benchOps {
-		if !ops[op] {
+		if !ops[op] || op == "primitives" {
 			continue
 		}
 		var r *benchResult
@@ -412,4 +421,77 @@ func (b *bencher) memory() (*benchResult, error) {
 	runtime.KeepAlive(data)
 	used := int64(after.HeapAlloc) - int64(before.HeapAlloc)
 	return &benchResult{Bytes: int(max(used, 0))}, nil
+}
+
+// benchPrimitives times the suite's primitives on one core, each the
+// median per call of runs batches of enough calls to take a few
+// milliseconds, and emits one line per primitive. They are what the
+// lower bounds of cmd/mls/bench/benchreport are made of, measured in the
+// same run as the operations, so that the ratios do not depend on how
+// fast the machine is that day.
+func benchPrimitives(suite *ciphersuite.Suite, runs int, emit func(any) error) error {
+	sk, err := suite.GenerateSigningKey()
+	if err != nil {
+		return err
+	}
+	priv, pub, err := suite.GenerateHPKEKeyPair()
+	if err != nil {
+		return err
+	}
+	small := make([]byte, 100)
+	sig, err := suite.SignWithLabel(sk, "LeafNodeTBS", small)
+	if err != nil {
+		return err
+	}
+	kemOut, ct, err := suite.EncryptWithLabel(pub, "Welcome", small, small[:32])
+	if err != nil {
+		return err
+	}
+	key := make([]byte, suite.AEADKeySize())
+	nonce := make([]byte, suite.AEADNonceSize())
+	kib := make([]byte, 1024)
+	secret := make([]byte, suite.HashSize())
+	prims := []struct {
+		name string
+		f    func() error
+	}{
+		{"x25519", func() error { _, _, err := suite.GenerateHPKEKeyPair(); return err }},
+		{"sign", func() error { _, err := suite.SignWithLabel(sk, "LeafNodeTBS", small); return err }},
+		{"verify", func() error { return suite.VerifyWithLabel(sk.PublicKey(), "LeafNodeTBS", small, sig) }},
+		{"seal", func() error { _, _, err := suite.EncryptWithLabel(pub, "Welcome", small, small[:32]); return err }},
+		{"open", func() error { _, err := suite.DecryptWithLabel(priv, "Welcome", small, kemOut, ct); return err }},
+		{"hash", func() error { suite.Hash(small); return nil }},
+		{"expand", func() error { _, err := suite.ExpandWithLabel(secret, "key", nil, 16); return err }},
+		{"aead", func() error { _, err := suite.Seal(key, nonce, nil, kib); return err }},
+	}
+	for _, p := range prims {
+		// Calibrate: enough calls for about 5 ms a batch.
+		calls := 1
+		for {
+			start := time.Now()
+			for range calls {
+				if err := p.f(); err != nil {
+					return fmt.Errorf("%s: %w", p.name, err)
+				}
+			}
+			if time.Since(start) > 5*time.Millisecond || calls >= 1<<20 {
+				break
+			}
+			calls *= 4
+		}
+		ds := make([]time.Duration, runs)
+		for i := range ds {
+			start := time.Now()
+			for range calls {
+				p.f()
+			}
+			ds[i] = time.Since(start) / time.Duration(calls)
+		}
+		r := timings(ds, 0)
+		r.Op, r.Suite = "prim-"+p.name, uint16(suite.ID())
+		if err := emit(r); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -69,6 +69,9 @@ func readDataset(r io.Reader, name string, suite int, shape string) (*dataset, e
 		if len(text) == 0 {
 			continue
 		}
+		if bytes.Contains(text, []byte(`"op":"prim-`)) {
+			continue // a primitive's cost (mls bench --ops primitives): no group size to plot against
+		}
 		res, err := parseLine(text)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", name, line, err)

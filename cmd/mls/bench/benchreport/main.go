@@ -65,11 +65,11 @@ func main() {
 }
 
 func run(arborFile, tsFile string, out io.Writer) error {
-	a, err := readResults(arborFile)
+	a, prims, err := readResults(arborFile)
 	if err != nil {
 		return err
 	}
-	t, err := readResults(tsFile)
+	t, _, err := readResults(tsFile)
 	if err != nil {
 		return err
 	}
@@ -91,6 +91,8 @@ func run(arborFile, tsFile string, out io.Writer) error {
 		return strings.Compare(x.shape, y.shape)
 	})
 	w := bufio.NewWriter(out)
+	fmt.Fprintln(w, useMeasured(prims))
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| op | members | shape | Arbor | ts-mls | lower bound | one core | Arbor ÷ bound | ts-mls ÷ bound | Arbor bytes | ts-mls bytes |")
 	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, k := range keys {
@@ -134,27 +136,33 @@ var designBounds = []struct{ ops, design string }{
 
 // readResults reads JSON lines of mls bench output, keyed by operation,
 // group size and shape.
-func readResults(file string) (map[key]result, error) {
+// It returns the primitive costs apart, in microseconds by name.
+func readResults(file string) (map[key]result, map[string]float64, error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	m := make(map[key]result)
+	prims := make(map[string]float64)
 	dec := json.NewDecoder(f)
 	for {
 		var r result
 		if err := dec.Decode(&r); errors.Is(err, io.EOF) {
-			return m, nil
+			return m, prims, nil
 		} else if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
+			return nil, nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if name, ok := strings.CutPrefix(r.Op, "prim-"); ok {
+			prims[name] = float64(r.MedianNs) / 1e3
+			continue
 		}
 		if !slices.Contains(ops, r.Op) {
-			return nil, fmt.Errorf("%s: unknown operation %q", file, r.Op)
+			return nil, nil, fmt.Errorf("%s: unknown operation %q", file, r.Op)
 		}
 		k := key{r.Op, r.Members, r.Shape}
 		if _, dup := m[k]; dup {
-			return nil, fmt.Errorf("%s: %s at %d members, %s, twice", file, r.Op, r.Members, r.Shape)
+			return nil, nil, fmt.Errorf("%s: %s at %d members, %s, twice", file, r.Op, r.Members, r.Shape)
 		}
 		m[k] = r
 	}
@@ -211,7 +219,7 @@ func bytesCell(r result, ok bool) string {
 // shape) found in file: the median time, or the bytes for state and
 // memory, so that the README can show how each cost grows.
 func growth(file string, out io.Writer) error {
-	m, err := readResults(file)
+	m, _, err := readResults(file)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"math/bits"
+	"strings"
 	"testing"
 )
 
@@ -33,5 +34,28 @@ func TestRemoveFull(t *testing.T) {
 	keys, seals := (tree{n: 8, full: true, removed: 4}).commitPath()
 	if keys != 3 || seals != 4 {
 		t.Errorf("%d keys, %d seals; want 3, 4", keys, seals)
+	}
+}
+
+// TestUseMeasured: with every primitive of an mls bench run, the bounds
+// use them (open as one X25519); with one missing, DESIGN.md's stay.
+func TestUseMeasured(t *testing.T) {
+	saved := []float64{costX25519, costSign, costVerify, costSeal, costOpen, costHash, costExpand, costAEAD}
+	t.Cleanup(func() {
+		costX25519, costSign, costVerify, costSeal = saved[0], saved[1], saved[2], saved[3]
+		costOpen, costHash, costExpand, costAEAD = saved[4], saved[5], saved[6], saved[7]
+	})
+	prims := map[string]float64{"x25519": 80, "sign": 40, "verify": 90, "seal": 170, "open": 180, "hash": 0.3, "expand": 1.2, "aead": 1.1}
+	partial := map[string]float64{"verify": 90}
+	if s := useMeasured(partial); !strings.Contains(s, "DESIGN.md") || costVerify != 36 {
+		t.Fatalf("partial primitives used: %q, verify %v", s, costVerify)
+	}
+	before, _ := lowerBound("unprotect", 1000, "full")
+	if s := useMeasured(prims); !strings.Contains(s, "measured in this run") || costVerify != 90 || costOpen != 80 {
+		t.Fatalf("measured primitives not used: %q", s)
+	}
+	after, _ := lowerBound("unprotect", 1000, "full")
+	if want := 90 + 1.1 + ratchetOps*1.2; after.serial != want || after.serial <= before.serial {
+		t.Fatalf("unprotect bound %v, want %v", after.serial, want)
 	}
 }
