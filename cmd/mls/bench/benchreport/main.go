@@ -6,6 +6,7 @@
 // Usage: benchreport --arbor FILE --ts FILE
 //
 //	benchreport --growth FILE   (how Arbor's costs grow with the group size)
+//	benchreport --targets FILE  (the performance targets at 50,000 members)
 package main
 
 import (
@@ -46,7 +47,15 @@ func main() {
 	arbor := flag.String("arbor", "", "JSON lines of mls bench")
 	ts := flag.String("ts", "", "JSON lines of the ts-mls bench")
 	growthFile := flag.String("growth", "", "JSON lines of mls bench at several group sizes: print the growth table")
+	targetsFile := flag.String("targets", "", "JSON lines of mls bench at 50,000 members (both shapes): print the targets table")
 	flag.Parse()
+	if *targetsFile != "" {
+		if err := targetReport(*targetsFile, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "benchreport:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *growthFile != "" && *arbor == "" && *ts == "" && flag.NArg() == 0 {
 		if err := growth(*growthFile, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "benchreport:", err)
