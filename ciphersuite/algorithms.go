@@ -147,7 +147,7 @@ var (
 	kemP256   = newDHKEM(0x0010, ecdhGroup{ecdh.P256()}, sha256New, 32, 65, true, 0xff)
 	kemP384   = newDHKEM(0x0011, ecdhGroup{ecdh.P384()}, sha384New, 48, 97, true, 0xff)
 	kemP521   = newDHKEM(0x0012, ecdhGroup{ecdh.P521()}, sha512New, 66, 133, true, 0x01)
-	kemX25519 = newDHKEM(0x0020, ecdhGroup{ecdh.X25519()}, sha256New, 32, 32, false, 0)
+	kemX25519 = newDHKEM(0x0020, newX25519Group(), sha256New, 32, 32, false, 0)
 	kemX448   = newDHKEM(0x0021, x448Group{}, sha512New, 56, 56, false, 0)
 )
 

@@ -87,6 +87,16 @@ func BenchmarkDecryptWithLabel(b *testing.B) {
 	})
 }
 
+func BenchmarkGenerateHPKEKeyPair(b *testing.B) {
+	benchSuites(b, func(b *testing.B, s *ciphersuite.Suite) {
+		for b.Loop() {
+			if _, _, err := s.GenerateHPKEKeyPair(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 func BenchmarkDeriveHPKEKeyPair(b *testing.B) {
 	benchSuites(b, func(b *testing.B, s *ciphersuite.Suite) {
 		ikm := make([]byte, s.HashSize())
