@@ -31,7 +31,7 @@ func TestBench(t *testing.T) {
 		}
 		if name, ok := strings.CutPrefix(r.Op, "prim-"); ok {
 			// Once per run, not per group.
-			if r.Suite != 1 || r.Members != 0 || r.Shape != "" || r.Runs != 2 || r.MinNs <= 0 || r.MinNs > r.MedianNs || r.MedianNs > r.MaxNs {
+			if r.Suite != 1 || r.Members != 0 || r.Shape != "" || r.Runs != 10 || r.MinNs <= 0 || r.MinNs > r.MedianNs || r.MedianNs > r.MaxNs {
 				t.Fatalf("bad primitive line %q", sc.Text())
 			}
 			prims = append(prims, name)

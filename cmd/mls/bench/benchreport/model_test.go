@@ -52,7 +52,7 @@ func TestUseMeasured(t *testing.T) {
 		t.Fatalf("partial primitives used: %q, verify %v", s, costVerify)
 	}
 	before, _ := lowerBound("unprotect", 1000, "full")
-	if s := useMeasured(prims); !strings.Contains(s, "measured in this run") || costVerify != 90 || costOpen != 80 {
+	if s := useMeasured(prims); !strings.Contains(s, "measured in this run") || costVerify != 90 || costOpen != 85 {
 		t.Fatalf("measured primitives not used: %q", s)
 	}
 	after, _ := lowerBound("unprotect", 1000, "full")
