@@ -47,6 +47,57 @@ func TestMultiScalarMult(t *testing.T) {
 	}
 }
 
+// TestPippengerEveryWindow runs the bucket method with every window size
+// on scalars that carry out of their top window: 2^k - 1 for every k, whose
+// digits are all -1 with a carry running up, beside random ones.
+func TestPippengerEveryWindow(t *testing.T) {
+	var scalars []*edwards25519.Scalar
+	var points []*edwards25519.Point
+	for k := 1; k <= 252; k++ {
+		var b [32]byte
+		for i := 0; i < k; i++ {
+			b[i/8] |= 1 << (i % 8)
+		}
+		s, err := edwards25519.NewScalar().SetCanonicalBytes(b[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		scalars = append(scalars, s)
+	}
+	for range 100 {
+		var b [64]byte
+		rand.Read(b[:])
+		s, _ := edwards25519.NewScalar().SetUniformBytes(b[:])
+		scalars = append(scalars, s)
+	}
+	for range scalars {
+		var b [64]byte
+		rand.Read(b[:])
+		r, _ := edwards25519.NewScalar().SetUniformBytes(b[:])
+		points = append(points, new(edwards25519.Point).ScalarBaseMult(r))
+	}
+	want := new(edwards25519.Point).VarTimeMultiScalarMult(scalars, points)
+	for _, sub := range []int{252, len(scalars)} { // the 2^k - 1 alone (max 252 bits), then all
+		s, p := scalars[:sub], points[:sub]
+		enc := make([][32]byte, sub)
+		maxBits := 0
+		for i := range s {
+			copy(enc[i][:], s[i].Bytes())
+			maxBits = max(maxBits, bitLen(&enc[i]))
+		}
+		w := want
+		if sub != len(scalars) {
+			w = new(edwards25519.Point).VarTimeMultiScalarMult(s, p)
+		}
+		for c := 2; c <= 16; c++ {
+			got, err := pippenger(s, p, enc, maxBits, c)
+			if err != nil || got.Equal(w) != 1 {
+				t.Fatalf("%d scalars of at most %d bits, c=%d: wrong sum (%v)", sub, maxBits, c, err)
+			}
+		}
+	}
+}
+
 func oneScalar() *edwards25519.Scalar {
 	b := make([]byte, 32)
 	b[0] = 1

@@ -1,6 +1,7 @@
 package ciphersuite
 
 import (
+	"errors"
 	"math/bits"
 
 	"filippo.io/edwards25519"
@@ -130,9 +131,18 @@ func multiScalarMult(scalars []*edwards25519.Scalar, points []*edwards25519.Poin
 			c, best = w, cost
 		}
 	}
-	// Signed digits in [-2^(c-1), 2^(c-1)): one extra window takes the
-	// last carry.
-	windows := maxBits/c + 1
+	return pippenger(scalars, points, enc, maxBits, c)
+}
+
+// pippenger is the bucket method with c-bit signed windows, for scalars
+// of at most maxBits bits whose little-endian encodings are enc.
+func pippenger(scalars []*edwards25519.Scalar, points []*edwards25519.Point, enc [][32]byte, maxBits, c int) (*edwards25519.Point, error) {
+	n := len(points)
+	// Signed digits in [-2^(c-1), 2^(c-1)). The top window's raw value is
+	// below 2^(maxBits - c(windows-1)); with the carry from below it must
+	// stay below 2^(c-1), or it would carry out of the last window: so
+	// c*windows >= maxBits + 2.
+	windows := (maxBits + c + 1) / c
 	digits := make([]int32, n*windows)
 	for i := range enc {
 		carry := int32(0)
@@ -144,6 +154,9 @@ func multiScalarMult(scalars []*edwards25519.Scalar, points []*edwards25519.Poin
 				carry = 1
 			}
 			digits[i*windows+j] = v
+		}
+		if carry != 0 {
+			return nil, errors.New("ciphersuite: multi-scalar multiplication: scalar larger than its bit length")
 		}
 	}
 	cached := make([]cachedPoint, n)
