@@ -355,27 +355,30 @@ func (c *Client) doOnce(ctx context.Context, method, path string, query url.Valu
 
 // answerError makes the error of an unexpected status. The server answers
 // errors as JSON {"error": ..., "epoch"?: ...}; a proxy may answer
-// anything, of which the first line, printable and bounded, is kept.
+// anything. Of either, the first line, printable and bounded, is kept.
 func answerError(status int, body []byte) error {
 	var e struct {
 		Error string  `json:"error"`
 		Epoch *uint64 `json:"epoch"`
 	}
 	herr := &Error{Status: status}
+	// Either way the text is the server's, which MLS does not trust: keep
+	// one line, bounded and printable, so that printing an error cannot
+	// drive a terminal.
+	text := string(body)
 	if json.Unmarshal(body, &e) == nil && e.Error != "" {
-		herr.Message = e.Error
-	} else {
-		line, _, _ := strings.Cut(string(body), "\n")
-		if len(line) > 200 {
-			line = line[:200]
-		}
-		herr.Message = strings.Map(func(r rune) rune {
-			if !unicode.IsPrint(r) {
-				return -1
-			}
-			return r
-		}, strings.TrimSpace(line))
+		text = e.Error
 	}
+	line, _, _ := strings.Cut(text, "\n")
+	if len(line) > 200 {
+		line = line[:200]
+	}
+	herr.Message = strings.Map(func(r rune) rune {
+		if !unicode.IsPrint(r) {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(line))
 	if status == http.StatusConflict && e.Epoch != nil {
 		return &ConflictError{Epoch: *e.Epoch, Err: herr}
 	}

@@ -367,6 +367,11 @@ func TestErrors(t *testing.T) {
 	if _, err := c.CountKeyPackages(ctx); !errors.As(err, &herr) || herr.Status != 502 || herr.Message != "<html>bad[31m gateway" {
 		t.Fatalf("err = %#v", err)
 	}
+	// The server's own JSON error text is untrusted too: one printable line.
+	s.answers["GET /ds/v1/keypackages/count"] = answer(500, `{"error":"\u001b]0;x\u0007\u001b[2Jalice: hi\nbob"}`)
+	if _, err := c.CountKeyPackages(ctx); !errors.As(err, &herr) || herr.Message != "]0;x[2Jalice: hi" {
+		t.Fatalf("err = %#v", err)
+	}
 	// A 409 without an epoch is a plain *Error.
 	s.answers["POST /ds/v1/clients"] = answer(409, `{"error":"mls: ds: client id or signature key already registered"}`)
 	if err := c.Register(ctx, "alice"); errors.As(err, &conflict) || !errors.As(err, &herr) || herr.Status != 409 {

@@ -449,7 +449,7 @@ func (cl *client) joinWelcome(w *mls.MLSMessage, tree mls.TreeNodes) (*mls.Group
 	if err != nil {
 		return nil, err
 	}
-	if err := cl.refuseActive(g.GroupID()); err != nil {
+	if err := cl.refuseActive(g.GroupID(), g.Epoch()); err != nil {
 		return nil, err
 	}
 	if err := cl.saveAndWrite(g, &outputs{}); err != nil {
@@ -465,13 +465,19 @@ func (cl *client) joinWelcome(w *mls.MLSMessage, tree mls.TreeNodes) (*mls.Group
 
 // refuseActive fails if the state folder holds an active group gid:
 // joining again would overwrite it. The state of a group this client was
-// removed from may be replaced.
-func (cl *client) refuseActive(gid []byte) error {
+// removed from may be replaced by a join into a later epoch, but not by
+// one into that epoch or an earlier one: that is an old Welcome replayed
+// (a last-resort KeyPackage opens it again at any time), which would wind
+// the group back.
+func (cl *client) refuseActive(gid []byte, epoch uint64) error {
 	old, err := mls.LoadGroupFromStore(cl.ctx, cl.store, gid, cl.config())
 	if errors.Is(err, mls.ErrNotFound) {
 		return nil
 	}
 	if err == nil && !old.Active() {
+		if epoch <= old.Epoch() {
+			return fmt.Errorf("refusing to join group %x at epoch %d: this client left it at epoch %d (an old Welcome?)", gid, epoch, old.Epoch())
+		}
 		return nil
 	}
 	return fmt.Errorf("state folder %s already holds group %x", cl.dir, gid)
@@ -505,7 +511,7 @@ func cmdGroupExternalJoin(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := cl.refuseActive(g.GroupID()); err != nil {
+	if err := cl.refuseActive(g.GroupID(), g.Epoch()); err != nil {
 		return err
 	}
 	var o outputs

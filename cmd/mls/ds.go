@@ -815,16 +815,18 @@ func (s *session) apply(im dsclient.InboxMessage) (event, error) {
 		// Traffic of the next epoch, and no other member's commit for
 		// this one came first (the server delivers a commit to every
 		// member of its epoch, in order): the server took this client's
-		// commit, whose answer was lost.
+		// commit, whose answer was lost. The epoch field is not
+		// authenticated, so the merge is kept only if the message then
+		// processes in the merged epoch; it is saved with it below.
 		if _, err := g.MergePendingCommit(); err != nil {
 			return ev, err
-		}
-		if err := s.save(g); err != nil {
-			return ev, stateError{err}
 		}
 	}
 	r, err := g.Process(msg)
 	if err != nil {
+		// Forget the in-memory group: the next use loads the saved
+		// state, with its pending commit if this message merged it.
+		delete(s.groups, string(gid))
 		return ev, err
 	}
 	if err := s.save(g); err != nil {

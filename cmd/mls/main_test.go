@@ -368,6 +368,14 @@ func TestScenario(t *testing.T) {
 	// A GroupInfo with the tree inline, for inspect.
 	ok(t, "group", "info", "--state", w.state("erin"), "--group", gid, "--out", w.file("gi"))
 
+	// Dave is removed. His last-resort KeyPackage still opens the old
+	// Welcome, but joining from it would wind his group back: refused.
+	ok(t, "group", "commit", "--state", w.state("alice"), "--group", gid, "--remove", "1", "--commit-out", w.file("c7"))
+	if r := w.process("dave", gid, "c7"); !r.NewEpoch.RemovedSelf {
+		t.Fatalf("dave processed %+v", r)
+	}
+	fails(t, "left it at epoch", "group", "join", "--state", w.state("dave"), "--welcome", w.file("welcome2"), "--tree", w.file("tree5"))
+
 	t.Run("inspect", func(t *testing.T) { testInspect(t, w, gid) })
 }
 
