@@ -19,14 +19,17 @@ type BatchItem struct {
 var ErrBatchUnsupported = errors.New("ciphersuite: batch verification not supported by this signature scheme")
 
 // CanBatchVerify reports whether the suite's signature scheme has batch
-// verification: Ed25519 only.
-func (s *Suite) CanBatchVerify() bool { return s.sig == sigEd25519 }
+// verification: Ed25519 only, and not in FIPS 140-3 mode, where signatures
+// are checked by the Go Cryptographic Module alone (the batch equation
+// runs on filippo.io/edwards25519, outside it, and is not FIPS 186-5's).
+func (s *Suite) CanBatchVerify() bool { return s.sig == sigEd25519 && !fipsMode }
 
 // BatchVerifyWithLabel checks many signatures with the same label at once,
 // for about a third of the cost of checking them one by one. It returns nil
-// when the batch holds, and ErrVerification when it does not, without
+// when the batch holds, and ErrVerification when it does not (another
+// error for a public key of the wrong length, as VerifyWithLabel), without
 // saying which signature failed: check them one by one with VerifyWithLabel
-// to find out.
+// to find out. It returns ErrBatchUnsupported when CanBatchVerify is false.
 //
 // Batch verification is NOT equivalent to VerifyWithLabel. It checks the
 // cofactored equation [8][s]B = [8]R + [8][k]A (RFC 8032 section 5.1.7

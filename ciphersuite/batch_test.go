@@ -56,65 +56,69 @@ func TestBatchVerifyAgreesWithSingle(t *testing.T) {
 	if err := s.BatchVerifyWithLabel(batchLabel, nil); err != nil {
 		t.Fatalf("empty batch: %v", err)
 	}
-	items := validBatch(t, s, 33)
-	if err := s.BatchVerifyWithLabel(batchLabel, items); err != nil {
-		t.Fatalf("valid batch: %v", err)
-	}
-	if err := s.BatchVerifyWithLabel("KeyPackageTBS", items); !errors.Is(err, ciphersuite.ErrVerification) {
-		t.Fatalf("other label: %v", err)
-	}
+	// 33 signatures (67 points) take Straus's method, 100 (201 points) the
+	// bucket method.
+	for _, n := range []int{33, 100} {
+		items := validBatch(t, s, n)
+		if err := s.BatchVerifyWithLabel(batchLabel, items); err != nil {
+			t.Fatalf("valid batch: %v", err)
+		}
+		if err := s.BatchVerifyWithLabel("KeyPackageTBS", items); !errors.Is(err, ciphersuite.ErrVerification) {
+			t.Fatalf("other label: %v", err)
+		}
 
-	// sPlusL is a signature's s + L: the same value mod L, not canonical.
-	sPlusL := func(sig []byte) []byte {
-		le := func(b []byte) *big.Int {
-			r := make([]byte, len(b))
-			for i := range b {
-				r[len(b)-1-i] = b[i]
+		// sPlusL is a signature's s + L: the same value mod L, not canonical.
+		sPlusL := func(sig []byte) []byte {
+			le := func(b []byte) *big.Int {
+				r := make([]byte, len(b))
+				for i := range b {
+					r[len(b)-1-i] = b[i]
+				}
+				return new(big.Int).SetBytes(r)
 			}
-			return new(big.Int).SetBytes(r)
+			L, _ := new(big.Int).SetString("7237005577332262213973186563042994961290120455894689211990239", 10)
+			L.Add(L, new(big.Int).Lsh(big.NewInt(1), 252))
+			v := le(sig[32:])
+			v.Add(v, L)
+			out := append([]byte(nil), sig[:32]...)
+			be := v.FillBytes(make([]byte, 32))
+			for i := range be {
+				out = append(out, be[31-i])
+			}
+			return out
 		}
-		L, _ := new(big.Int).SetString("7237005577332262213973186563042994961290120455894689211990239", 10)
-		L.Add(L, new(big.Int).Lsh(big.NewInt(1), 252))
-		v := le(sig[32:])
-		v.Add(v, L)
-		out := append([]byte(nil), sig[:32]...)
-		be := v.FillBytes(make([]byte, 32))
-		for i := range be {
-			out = append(out, be[31-i])
+		other := validBatch(t, s, 1)
+		corrupt := map[string]func(it *ciphersuite.BatchItem){
+			"content":   func(it *ciphersuite.BatchItem) { it.Content = append([]byte("x"), it.Content...) },
+			"R":         func(it *ciphersuite.BatchItem) { it.Signature[3] ^= 1 },
+			"s":         func(it *ciphersuite.BatchItem) { it.Signature[40] ^= 1 },
+			"s+L":       func(it *ciphersuite.BatchItem) { it.Signature = sPlusL(it.Signature) },
+			"short sig": func(it *ciphersuite.BatchItem) { it.Signature = it.Signature[:63] },
+			"other key": func(it *ciphersuite.BatchItem) { it.PublicKey = other[0].PublicKey },
+			"key off curve": func(it *ciphersuite.BatchItem) {
+				it.PublicKey = append([]byte{2}, make([]byte, 31)...) // y = 2 is not on the curve
+			},
 		}
-		return out
-	}
-	other := validBatch(t, s, 1)
-	corrupt := map[string]func(it *ciphersuite.BatchItem){
-		"content":   func(it *ciphersuite.BatchItem) { it.Content = append([]byte("x"), it.Content...) },
-		"R":         func(it *ciphersuite.BatchItem) { it.Signature[3] ^= 1 },
-		"s":         func(it *ciphersuite.BatchItem) { it.Signature[40] ^= 1 },
-		"s+L":       func(it *ciphersuite.BatchItem) { it.Signature = sPlusL(it.Signature) },
-		"short sig": func(it *ciphersuite.BatchItem) { it.Signature = it.Signature[:63] },
-		"other key": func(it *ciphersuite.BatchItem) { it.PublicKey = other[0].PublicKey },
-		"key off curve": func(it *ciphersuite.BatchItem) {
-			it.PublicKey = append([]byte{2}, make([]byte, 31)...) // y = 2 is not on the curve
-		},
-	}
-	for name, f := range corrupt {
-		for _, at := range []int{0, 17, 32} {
-			bad := make([]ciphersuite.BatchItem, len(items))
-			for i, it := range items {
-				bad[i] = ciphersuite.BatchItem{PublicKey: it.PublicKey, Content: it.Content, Signature: append([]byte(nil), it.Signature...)}
-			}
-			f(&bad[at])
-			if singleVerifyAll(s, bad) == nil {
-				t.Fatalf("%s at %d: single verification accepts the corrupted batch", name, at)
-			}
-			if err := s.BatchVerifyWithLabel(batchLabel, bad); !errors.Is(err, ciphersuite.ErrVerification) {
-				t.Errorf("%s at %d: batch gave %v, want ErrVerification", name, at, err)
+		for name, f := range corrupt {
+			for _, at := range []int{0, 17, n - 1} {
+				bad := make([]ciphersuite.BatchItem, len(items))
+				for i, it := range items {
+					bad[i] = ciphersuite.BatchItem{PublicKey: it.PublicKey, Content: it.Content, Signature: append([]byte(nil), it.Signature...)}
+				}
+				f(&bad[at])
+				if singleVerifyAll(s, bad) == nil {
+					t.Fatalf("%s at %d: single verification accepts the corrupted batch", name, at)
+				}
+				if err := s.BatchVerifyWithLabel(batchLabel, bad); !errors.Is(err, ciphersuite.ErrVerification) {
+					t.Errorf("%s at %d: batch gave %v, want ErrVerification", name, at, err)
+				}
 			}
 		}
-	}
-	bad := append([]ciphersuite.BatchItem(nil), items...)
-	bad[5].PublicKey = bad[5].PublicKey[:31]
-	if err := s.BatchVerifyWithLabel(batchLabel, bad); err == nil {
-		t.Error("short public key accepted")
+		bad := append([]ciphersuite.BatchItem(nil), items...)
+		bad[5].PublicKey = bad[5].PublicKey[:31]
+		if err := s.BatchVerifyWithLabel(batchLabel, bad); err == nil || errors.Is(err, ciphersuite.ErrVerification) {
+			t.Errorf("short public key: %v, want a malformed-key error", err)
+		}
 	}
 }
 
