@@ -103,10 +103,15 @@ func tooMany(w http.ResponseWriter, retry time.Duration, msg string) {
 }
 
 // remoteIP returns the IP of the connection a request came on.
+// An IPv6 client is keyed by its /64, the least a host is usually given,
+// so that one host cannot mint a fresh bucket per request.
 func remoteIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
+		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 	}
 	return host
 }

@@ -535,6 +535,12 @@ func (s *Server) commit(w http.ResponseWriter, r *request) error {
 		}
 		c.GroupInfo = b.GroupInfo
 	}
+	// The commit goes to the members of the old epoch, removed ones
+	// included: wake them all, read before the member set changes.
+	before, err := s.Store.Members(r.Context(), gid)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
 	epoch, err := s.Store.AcceptCommit(r.Context(), c)
 	var conflict *EpochConflictError
 	if errors.As(err, &conflict) {
@@ -544,7 +550,8 @@ func (s *Server) commit(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	s.metrics.commitsAccepted.Add(1)
-	s.Log.Info("commit accepted", "group", r.PathValue("group"), "epoch", epoch, "sender", r.client)
+	s.Log.Debug("commit accepted", "epoch", epoch, "sender", r.client)
+	s.notify(before...)
 	s.notify(c.NewMembers...)
 	if ms, err := s.Store.Members(r.Context(), gid); err == nil {
 		s.notify(ms...)

@@ -90,6 +90,9 @@ type Commit struct {
 	Leaves map[string]uint32
 }
 
+// MaxInboxPageBytes bounds the data of one inbox page (Store.Inbox).
+const MaxInboxPageBytes = 4 << 20
+
 // Store is the persistent state of the Delivery Service. Every rule that
 // must hold across server processes (one commit per epoch, one claim per
 // KeyPackage, one use per nonce) is enforced by the store's transactions,
@@ -152,7 +155,8 @@ type Store interface {
 	// member set; ErrNotFound for an unknown group.
 	SendToGroup(ctx context.Context, groupID []byte, sender string, epoch, window uint64, data []byte) ([]string, error)
 	// Inbox returns up to limit messages of the client with Seq > after,
-	// in order.
+	// in order, and stops after the one that brings their size to
+	// MaxInboxPageBytes or more.
 	Inbox(ctx context.Context, clientID string, after uint64, limit int) ([]Message, error)
 	// Ack deletes the client's messages with Seq <= upTo.
 	Ack(ctx context.Context, clientID string, upTo uint64) error

@@ -1,9 +1,11 @@
 package ds
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -150,8 +152,8 @@ func (s *Server) wsRead(ctx context.Context, c *websocket.Conn, client string) {
 		if err != nil {
 			return
 		}
-		var ack WSAck
-		if typ != websocket.MessageText || json.Unmarshal(data, &ack) != nil {
+		ack, ok := parseWSAck(data)
+		if typ != websocket.MessageText || !ok {
 			c.Close(websocket.StatusUnsupportedData, "only {\"ack\": SEQ} text frames are accepted")
 			return
 		}
@@ -170,6 +172,22 @@ func (s *Server) wsRead(ctx context.Context, c *websocket.Conn, client string) {
 			return
 		}
 	}
+}
+
+// parseWSAck reads an ack frame: exactly {"ack": SEQ}, nothing more or less.
+func parseWSAck(data []byte) (WSAck, bool) {
+	var a struct {
+		Ack *uint64 `json:"ack"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if dec.Decode(&a) != nil || a.Ack == nil || dec.More() {
+		return WSAck{}, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return WSAck{}, false
+	}
+	return WSAck{Ack: *a.Ack}, true
 }
 
 func (s *Server) writeTimeout() time.Duration {

@@ -460,4 +460,18 @@ func testInbox(t *testing.T, s ds.Store) {
 	if err := s.Deliver(ctx, []string{"nobody"}, []byte("x")); !errors.Is(err, ds.ErrNotFound) {
 		t.Fatalf("delivery to an unknown client: %v", err)
 	}
+	// A page stops after the message that reaches MaxInboxPageBytes.
+	mustClient(t, s, "big", "big")
+	big := make([]byte, ds.MaxInboxPageBytes*3/4)
+	for range 3 {
+		if err := s.Deliver(ctx, []string{"big"}, big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m, err := s.Inbox(ctx, "big", 0, 100); err != nil || len(m) != 2 || m[1].Seq != 2 {
+		t.Fatalf("large messages: %d in a page, %v; want 2", len(m), err)
+	}
+	if m, _ := s.Inbox(ctx, "big", 2, 100); len(m) != 1 || m[0].Seq != 3 {
+		t.Fatal("the rest of the large messages")
+	}
 }

@@ -536,7 +536,10 @@ func (s *Store) Inbox(ctx context.Context, clientID string, after uint64, limit 
 	}
 	defer rows.Close()
 	var out []ds.Message
-	for rows.Next() {
+	size := 0
+	// Bytes bound a page too: 500 messages of the 1 MiB a body may hold
+	// would be half a gigabyte per poll. The first message always comes.
+	for size < ds.MaxInboxPageBytes && rows.Next() {
 		var m ds.Message
 		var seq int64
 		if err := rows.Scan(&seq, &m.Data); err != nil {
@@ -544,6 +547,7 @@ func (s *Store) Inbox(ctx context.Context, clientID string, after uint64, limit 
 		}
 		m.Seq = uint64(seq)
 		out = append(out, m)
+		size += len(m.Data)
 	}
 	return out, rows.Err()
 }
