@@ -20,6 +20,9 @@ const (
 	HeaderTimestamp = dsclient.HeaderTimestamp
 	HeaderNonce     = dsclient.HeaderNonce
 	HeaderSignature = dsclient.HeaderSignature
+	// Voucher headers of a registration (dsclient.VouchRequest).
+	HeaderVoucher          = dsclient.HeaderVoucher
+	HeaderVoucherSignature = dsclient.HeaderVoucherSignature
 )
 
 // RequestLabel is the SignWithLabel label of request signatures
@@ -45,6 +48,12 @@ type Authenticator interface {
 // dsclient.SignRequest, kept here for the server's callers and tests.
 func SignRequest(r *http.Request, clientID string, key *ciphersuite.SigningKey, body []byte) error {
 	return dsclient.SignRequest(r, clientID, key, body)
+}
+
+// VouchRequest sets the voucher headers of a registration r signed by
+// SignRequest; it is dsclient.VouchRequest.
+func VouchRequest(r *http.Request, voucherID string, voucherKey *ciphersuite.SigningKey, body []byte) error {
+	return dsclient.VouchRequest(r, voucherID, voucherKey, body)
 }
 
 // SignatureAuth authenticates requests signed with SignRequest by the
@@ -79,19 +88,30 @@ func (a *SignatureAuth) verifyRequest(r *http.Request, body []byte, suite cipher
 	if len(nonce) < 16 || len(nonce) > 64 {
 		return "", time.Time{}, fmt.Errorf("%w: bad nonce", ErrUnauthenticated)
 	}
-	sig, err := base64.StdEncoding.DecodeString(r.Header.Get(HeaderSignature))
-	if err != nil {
-		return "", time.Time{}, fmt.Errorf("%w: bad signature encoding", ErrUnauthenticated)
-	}
-	s, err := ciphersuite.Lookup(suite)
-	if err != nil {
+	if err := verifyContent(r, body, HeaderSignature, suite, pub); err != nil {
 		return "", time.Time{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
-	}
-	if err := s.VerifyWithLabel(pub, RequestLabel, dsclient.RequestContent(r.Method, r.URL.EscapedPath(), r.URL.RawQuery, ts, nonce, body), sig); err != nil {
-		return "", time.Time{}, fmt.Errorf("%w: bad signature", ErrUnauthenticated)
 	}
 	// A nonce must be remembered as long as its timestamp is acceptable.
 	return nonce, t.Add(window + time.Minute), nil
+}
+
+// verifyContent checks the signature in r's header sigHeader, with the key
+// pub of suite, over the request's content (dsclient.RequestContent, with
+// r's timestamp and nonce, which the caller checks).
+func verifyContent(r *http.Request, body []byte, sigHeader string, suite ciphersuite.ID, pub []byte) error {
+	sig, err := base64.StdEncoding.DecodeString(r.Header.Get(sigHeader))
+	if err != nil {
+		return errors.New("bad signature encoding")
+	}
+	s, err := ciphersuite.Lookup(suite)
+	if err != nil {
+		return err
+	}
+	content := dsclient.RequestContent(r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderNonce), body)
+	if err := s.VerifyWithLabel(pub, RequestLabel, content, sig); err != nil {
+		return errors.New("bad signature")
+	}
+	return nil
 }
 
 // Authenticate implements Authenticator.

@@ -37,8 +37,23 @@ func TestTwoProcessesPostgres(t *testing.T) {
 		registered++
 		return c
 	}
+	// device registers another client of voucher's user the same way,
+	// vouched for by voucher.
+	device := func(i int, id string, voucher *simclient.Client) *simclient.Client {
+		c, err := simclient.NewClient(procs[i%2].URL(), hc, id, voucher.User, suite)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Voucher = voucher
+		if err := c.Register(context.Background()); err != nil {
+			t.Fatalf("register %s: %v", id, err)
+		}
+		c.URL = procs[(i+1)%2].URL()
+		registered++
+		return c
+	}
 	t.Run("CommitRace", func(t *testing.T) { commitRace(t, client) })
-	t.Run("ClaimRace", func(t *testing.T) { claimRace(t, client) })
+	t.Run("ClaimRace", func(t *testing.T) { claimRace(t, client, device) })
 
 	// Both processes migrated and wrote into the schema of the DSN's
 	// search_path, and nowhere else that this test reads.
@@ -58,7 +73,7 @@ func TestTwoProcessesPostgres(t *testing.T) {
 		tables = append(tables, n)
 	}
 	rows.Close()
-	want := []string{"clients", "groups", "inbox", "key_packages", "members", "nonces", "schema_version"}
+	want := []string{"clients", "groups", "inbox", "key_packages", "members", "nonces", "schema_version", "users"}
 	if !slices.Equal(tables, want) {
 		t.Errorf("tables of schema %s = %v, want %v", schema, tables, want)
 	}
@@ -257,10 +272,14 @@ func commitRace(t *testing.T, client func(i int, id, user string) *simclient.Cli
 // processes; claimers on both processes claim at once, more often than
 // there are KeyPackages. Each ordinary KeyPackage is handed out exactly
 // once, the last-resort ones fill in after, and none is left.
-func claimRace(t *testing.T, client func(i int, id, user string) *simclient.Client) {
+func claimRace(t *testing.T, client func(i int, id, user string) *simclient.Client, device func(i int, id string, voucher *simclient.Client) *simclient.Client) {
 	const perClient, claimers, claimsEach = 12, 16, 3
 	ctx := context.Background()
-	bobs := []*simclient.Client{client(0, "bob-1", "bob"), client(1, "bob-2", "bob")}
+	// bob's second device registers through the other process than his
+	// first, which vouches for it.
+	bob1 := client(0, "bob-1", "bob")
+	bob2 := device(1, "bob-2", bob1)
+	bobs := []*simclient.Client{bob1, bob2}
 	for _, b := range bobs {
 		if n, err := b.Publish(ctx, perClient, true); err != nil || n != perClient {
 			t.Fatalf("publish: %d, %v", n, err)

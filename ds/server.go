@@ -293,7 +293,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 // RegisterRequest is the body of POST /v1/clients. The request is signed
-// (SignRequest) with the key it registers, which proves possession. The
+// (SignRequest) with the key it registers, which proves possession; a
+// registration for a user that has clients is also signed by one of them
+// (VouchRequest). The
 // wire types are defined once, in dsclient, for the server and its
 // clients.
 type RegisterRequest = dsclient.RegisterRequest
@@ -322,10 +324,23 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return &httpError{http.StatusUnauthorized, err.Error()}
 		}
-		err = s.Store.CreateClient(r.Context(), &Client{ID: req.ID, User: req.User, Suite: req.Suite, SignatureKey: req.SignatureKey})
-		if errors.Is(err, ErrExists) {
+		voucher := r.Header.Get(HeaderVoucher)
+		if voucher != "" {
+			if err := s.checkVoucher(r, body, voucher, req.User); err != nil {
+				return err
+			}
+		}
+		err = s.Store.CreateClient(r.Context(), &Client{ID: req.ID, User: req.User, Suite: req.Suite, SignatureKey: req.SignatureKey, VouchedBy: voucher})
+		switch {
+		case errors.Is(err, ErrExists):
 			return fail(http.StatusConflict, "client id or signature key already registered")
-		} else if err != nil {
+		case errors.Is(err, ErrVoucherRequired):
+			return fail(http.StatusForbidden, "the user has clients: one of them must vouch for a new one ("+HeaderVoucher+", "+HeaderVoucherSignature+")")
+		case errors.Is(err, ErrBadVoucher):
+			return fail(http.StatusForbidden, "the voucher is not a client of the user")
+		case errors.Is(err, ErrTooManyClients):
+			return fail(http.StatusForbidden, fmt.Sprintf("the user has %d clients, the most allowed", MaxClientsPerUser))
+		case err != nil:
 			return err
 		}
 		if err := a.useNonce(r.Context(), req.ID, nonce, exp); err != nil {
@@ -335,6 +350,28 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		return nil
 	}()
 	s.answerError(w, r, err)
+}
+
+// checkVoucher checks that voucher, the client vouching for the
+// registration r of another client of user, is a registered client of
+// user and signed the same request content (dsclient.VouchRequest). Its
+// timestamp and nonce were checked with the new client's signature. The
+// store checks the voucher's user again in its transaction; a client's
+// user never changes, so the key read here is still the voucher's then.
+func (s *Server) checkVoucher(r *http.Request, body []byte, voucher, user string) error {
+	c, err := s.Store.Client(r.Context(), voucher)
+	if errors.Is(err, ErrNotFound) {
+		return fail(http.StatusForbidden, "the voucher is not a registered client")
+	} else if err != nil {
+		return err
+	}
+	if c.User != user {
+		return fail(http.StatusForbidden, "the voucher is not a client of the user")
+	}
+	if err := verifyContent(r, body, HeaderVoucherSignature, ciphersuite.ID(c.Suite), c.SignatureKey); err != nil {
+		return fail(http.StatusForbidden, "voucher: "+err.Error())
+	}
+	return nil
 }
 
 // KeyPackagesRequest is the body of POST /v1/keypackages: MLSMessages

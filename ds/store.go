@@ -23,7 +23,19 @@ var (
 	ErrReplay = errors.New("mls: ds: replayed nonce")
 	// ErrNotMember: the client is not a member of the group.
 	ErrNotMember = errors.New("mls: ds: not a member of the group")
+	// ErrVoucherRequired: a client registered without a voucher for a
+	// user that already has clients.
+	ErrVoucherRequired = errors.New("mls: ds: the user has clients, one of them must vouch for another")
+	// ErrBadVoucher: the voucher of a registration is not a registered
+	// client of the same user.
+	ErrBadVoucher = errors.New("mls: ds: the voucher is not a client of the user")
+	// ErrTooManyClients: the user has MaxClientsPerUser clients.
+	ErrTooManyClients = errors.New("mls: ds: the user has the most clients allowed")
 )
+
+// MaxClientsPerUser bounds the clients of one user: a claim hands out a
+// KeyPackage of each, so the bound also bounds a claim's answer.
+const MaxClientsPerUser = 64
 
 // EpochConflictError is returned by Store.AcceptCommit when the commit's
 // epoch is not the group's current epoch: another commit won the race (or
@@ -43,6 +55,9 @@ type Client struct {
 	User         string
 	Suite        uint16
 	SignatureKey []byte
+	// VouchedBy is the client of the same user that vouched for this
+	// one's registration; empty for the user's first client.
+	VouchedBy string
 }
 
 // KeyPackage is a published KeyPackage: Data is its MLSMessage encoding,
@@ -98,7 +113,13 @@ const MaxInboxPageBytes = 4 << 20
 // KeyPackage, one use per nonce) is enforced by the store's transactions,
 // never by process memory. Implementations are safe for concurrent use.
 type Store interface {
-	// CreateClient registers c; ErrExists if its id is taken.
+	// CreateClient registers c; ErrExists if its id or signature key is
+	// taken. A user's first client has no VouchedBy; any later one must
+	// have one, a client of the same user (ErrVoucherRequired,
+	// ErrBadVoucher), and a user has at most MaxClientsPerUser clients
+	// (ErrTooManyClients). These rules hold in the store's transaction,
+	// so two registrations at once cannot both be a user's first client,
+	// also through two server processes.
 	CreateClient(ctx context.Context, c *Client) error
 	// Client returns the client with id, or ErrNotFound.
 	Client(ctx context.Context, id string) (*Client, error)

@@ -49,6 +49,12 @@ const (
 	HeaderTimestamp = "Mlsd-Timestamp"
 	HeaderNonce     = "Mlsd-Nonce"
 	HeaderSignature = "Mlsd-Signature"
+	// HeaderVoucher and HeaderVoucherSignature vouch for the registration
+	// of another client of a user that already has clients: the ID of one
+	// of them, and its signature (SignWithLabel, RequestLabel) over the
+	// same RequestContent as HeaderSignature (VouchRequest sets them).
+	HeaderVoucher          = "Mlsd-Voucher"
+	HeaderVoucherSignature = "Mlsd-Voucher-Signature"
 )
 
 // RequestLabel is the SignWithLabel label of request signatures, distinct
@@ -104,6 +110,29 @@ func SignRequest(r *http.Request, clientID string, key *ciphersuite.SigningKey, 
 	r.Header.Set(HeaderTimestamp, ts)
 	r.Header.Set(HeaderNonce, nonce)
 	r.Header.Set(HeaderSignature, base64.StdEncoding.EncodeToString(sig))
+	return nil
+}
+
+// VouchRequest sets the voucher headers of r, a registration already
+// signed by SignRequest (whose timestamp and nonce it reuses), for the
+// registered client voucherID with its signature key: that client, of the
+// same user, vouches for the new one. Its signature covers the same
+// content as the new client's, so it holds for this request only.
+func VouchRequest(r *http.Request, voucherID string, voucherKey *ciphersuite.SigningKey, body []byte) error {
+	s, err := ciphersuite.Lookup(voucherKey.Suite())
+	if err != nil {
+		return err
+	}
+	ts, nonce := r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderNonce)
+	if ts == "" || nonce == "" {
+		return errors.New("dsclient: VouchRequest on a request not signed by SignRequest")
+	}
+	sig, err := s.SignWithLabel(voucherKey, RequestLabel, RequestContent(r.Method, r.URL.EscapedPath(), r.URL.RawQuery, ts, nonce, body))
+	if err != nil {
+		return err
+	}
+	r.Header.Set(HeaderVoucher, voucherID)
+	r.Header.Set(HeaderVoucherSignature, base64.StdEncoding.EncodeToString(sig))
 	return nil
 }
 
@@ -271,8 +300,14 @@ func groupPath(groupID []byte) string {
 // is want, sending it again while the server's rate limit refuses it.
 // path is escaped; contentType is that of body, if any.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, contentType string, body []byte, want int) ([]byte, error) {
+	return c.doSigned(ctx, nil, method, path, query, contentType, body, want)
+}
+
+// doSigned is do, with sign, when not nil, called on each signed request
+// before it is sent (to add a voucher's signature).
+func (c *Client) doSigned(ctx context.Context, sign func(*http.Request) error, method, path string, query url.Values, contentType string, body []byte, want int) ([]byte, error) {
 	for attempt := 0; ; attempt++ {
-		out, err := c.doOnce(ctx, method, path, query, contentType, body, want)
+		out, err := c.doOnce(ctx, sign, method, path, query, contentType, body, want)
 		var herr *Error
 		if attempt == rateRetries || !errors.As(err, &herr) || herr.Status != http.StatusTooManyRequests {
 			return out, err
@@ -299,7 +334,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 // doOnce sends the request once; see do.
-func (c *Client) doOnce(ctx context.Context, method, path string, query url.Values, contentType string, body []byte, want int) ([]byte, error) {
+func (c *Client) doOnce(ctx context.Context, sign func(*http.Request) error, method, path string, query url.Values, contentType string, body []byte, want int) ([]byte, error) {
 	u := *c.base
 	u.RawPath = c.base.EscapedPath() + path
 	var err error
@@ -316,6 +351,11 @@ func (c *Client) doOnce(ctx context.Context, method, path string, query url.Valu
 	}
 	if err := SignRequest(req, c.id, c.key, body); err != nil {
 		return nil, fmt.Errorf("dsclient: signing the request: %w", err)
+	}
+	if sign != nil {
+		if err := sign(req); err != nil {
+			return nil, fmt.Errorf("dsclient: signing the request: %w", err)
+		}
 	}
 	hc := c.HTTP
 	if hc == nil {
@@ -412,10 +452,28 @@ func (c *Client) doJSON(ctx context.Context, method, path string, query url.Valu
 // Register registers the client under user, with the suite and public key
 // of its signature key. The request is signed with that key, which proves
 // the client holds it. An ID or key already registered fails with an
-// *Error of status 409.
+// *Error of status 409. It is for the first client of user; a user that
+// has clients takes another only with RegisterDevice (403 otherwise).
 func (c *Client) Register(ctx context.Context, user string) error {
 	req := RegisterRequest{ID: c.id, User: user, Suite: uint16(c.key.Suite()), SignatureKey: c.key.PublicKey()}
 	return c.doJSON(ctx, http.MethodPost, "/v1/clients", nil, req, http.StatusCreated, nil)
+}
+
+// RegisterDevice registers the client as another device of user, which
+// already has clients: voucherID, a registered client of user, vouches for
+// it with its signature key voucherKey (VouchRequest). Without a voucher,
+// or with one of another user or a wrong key, the server answers 403.
+func (c *Client) RegisterDevice(ctx context.Context, user, voucherID string, voucherKey *ciphersuite.SigningKey) error {
+	if voucherID == "" || voucherKey == nil {
+		return errors.New("dsclient: RegisterDevice needs a voucher ID and key")
+	}
+	body, err := json.Marshal(RegisterRequest{ID: c.id, User: user, Suite: uint16(c.key.Suite()), SignatureKey: c.key.PublicKey()})
+	if err != nil {
+		return fmt.Errorf("dsclient: %w", err)
+	}
+	vouch := func(r *http.Request) error { return VouchRequest(r, voucherID, voucherKey, body) }
+	_, err = c.doSigned(ctx, vouch, http.MethodPost, "/v1/clients", nil, "application/json", body, http.StatusCreated)
+	return err
 }
 
 // PublishKeyPackages publishes KeyPackages of the client (of its suite

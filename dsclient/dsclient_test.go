@@ -492,3 +492,50 @@ func TestRequestContent(t *testing.T) {
 		t.Fatal("nil and empty bodies differ")
 	}
 }
+
+// TestRegisterDevice: the voucher's headers name it and carry its
+// signature over the same request content as the new client's, also on a
+// resend after 429 (signed afresh, with a new nonce).
+func TestRegisterDevice(t *testing.T) {
+	s, c, id := newStub(t)
+	ctx := context.Background()
+	voucher, err := mls.NewBasicIdentity(suite, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, _ := ciphersuite.Lookup(suite)
+	calls := 0
+	s.answers["POST /ds/v1/clients"] = func(r *http.Request) (int, string) {
+		calls++
+		if r.Header.Get(HeaderVoucher) != "alice-0" {
+			t.Errorf("voucher header %q", r.Header.Get(HeaderVoucher))
+		}
+		sig, err := base64.StdEncoding.DecodeString(r.Header.Get(HeaderVoucherSignature))
+		content := RequestContent(r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderNonce), s.last().body)
+		if err != nil || cs.VerifyWithLabel(voucher.SigningKey.PublicKey(), RequestLabel, content, sig) != nil {
+			t.Errorf("attempt %d: voucher signature does not verify: %v", calls, err)
+		}
+		if calls == 1 {
+			return http.StatusTooManyRequests, `{"error":"slow down"}`
+		}
+		return http.StatusCreated, `{"id":"alice-1"}`
+	}
+	c.sleep = func(context.Context, time.Duration) error { return nil }
+	if err := c.RegisterDevice(ctx, "alice", "alice-0", voucher.SigningKey); err != nil {
+		t.Fatal(err)
+	}
+	reqs := s.all()
+	if calls != 2 || len(reqs) != 2 || reqs[0].nonce == reqs[1].nonce {
+		t.Fatalf("%d calls, requests %+v; want a resend with a new nonce", calls, reqs)
+	}
+	var reg RegisterRequest
+	if err := json.Unmarshal(reqs[1].body, &reg); err != nil {
+		t.Fatal(err)
+	}
+	if reg.ID != "alice-1" || reg.User != "alice" || !bytes.Equal(reg.SignatureKey, id.SigningKey.PublicKey()) {
+		t.Fatalf("register body = %+v", reg)
+	}
+	if err := c.RegisterDevice(ctx, "alice", "", voucher.SigningKey); err == nil {
+		t.Fatal("RegisterDevice without a voucher ID succeeded")
+	}
+}

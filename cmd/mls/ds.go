@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -26,7 +27,10 @@ server's URL is given once, to register, and kept in the state folder.
 Groups are named: a group's ID is the bytes of its NAME.
 
 subcommands:
-  register  --server URL --user NAME   register this client (made if missing)
+  register  --server URL --user NAME [--vouch-state DIR]
+                                       register this client (made if missing); a
+                                       user's later device needs DIR, the state
+                                       folder of a registered device of the user
   publish   [--count N]                publish N KeyPackages and a last-resort one
   create    --group NAME               create a group and claim its name at the server
   invite    --group NAME USER...       add every client of each USER
@@ -185,13 +189,16 @@ func (s *session) setSeq(seq uint64) error {
 }
 
 func cmdDSRegister(args []string, out io.Writer) error {
-	c := newCommand("ds register", "--state DIR --server URL --user NAME [--suite N]",
+	c := newCommand("ds register", "--state DIR --server URL --user NAME [--vouch-state DIR] [--suite N]",
 		"Register this client with the Delivery Service at URL under the user NAME,\n"+
 			"making the client (identity NAME) if DIR holds none. The URL is kept in DIR\n"+
-			"for the other mls ds commands. Running it again does nothing.")
+			"for the other mls ds commands. Running it again does nothing.\n"+
+			"The first client of a user registers alone; another device of the user must\n"+
+			"be vouched for by one already registered: --vouch-state names its state folder.")
 	state := c.stateFlag()
 	url := c.fs.String("server", "", "the Delivery Service's `URL`, e.g. http://127.0.0.1:7420")
 	user := c.fs.String("user", "", "the user `name` others invite")
+	vouchState := c.fs.String("vouch-state", "", "state folder `DIR` of a registered client of the same user, which vouches for this one")
 	suiteFlag := c.fs.String("suite", defaultSuite, "cipher suite code `point` of the client's key, decimal or 0x-hex")
 	if err := c.parse(args, out, "state", "server", "user"); err != nil {
 		return err
@@ -254,8 +261,15 @@ func cmdDSRegister(args []string, out io.Writer) error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 		defer cancel()
-		err = s.ds.Register(ctx, *user)
+		if *vouchState == "" {
+			err = s.ds.Register(ctx, *user)
+		} else {
+			err = registerVouched(ctx, s, *vouchState, *url, *user)
+		}
 		var herr *dsclient.Error
+		if errors.As(err, &herr) && herr.Status == http.StatusForbidden && *vouchState == "" {
+			return fmt.Errorf("%w (user %q has clients: register with --vouch-state DIR, the state folder of one of them)", err, *user)
+		}
 		if errors.As(err, &herr) && herr.Status == http.StatusConflict {
 			// Taken: by this client's own earlier attempt if a signed
 			// request under the ID goes through.
@@ -272,6 +286,24 @@ func cmdDSRegister(args []string, out io.Writer) error {
 		}
 	}
 	return writeJSON(out, map[string]any{"server": srv.URL, "user": srv.User, "client_id": srv.ClientID, "cipher_suite": srv.Suite})
+}
+
+// registerVouched registers the client of s as a device of user, vouched
+// for by the registered client of the state folder dir: a client of the
+// same user at the same server.
+func registerVouched(ctx context.Context, s *session, dir, url, user string) error {
+	if filepath.Clean(dir) == filepath.Clean(s.cl.dir) {
+		return errors.New("ds register: --vouch-state must be another client's state folder")
+	}
+	v, err := openSession(dir)
+	if err != nil {
+		return fmt.Errorf("--vouch-state: %w", err)
+	}
+	defer v.close()
+	if v.srv.URL != url || v.srv.User != user {
+		return fmt.Errorf("--vouch-state: the client in %s is registered with %s as %q, not with %s as %q", dir, v.srv.URL, v.srv.User, url, user)
+	}
+	return s.ds.RegisterDevice(ctx, user, v.srv.ClientID, v.id.SigningKey)
 }
 
 func cmdDSPublish(args []string, out io.Writer) error {

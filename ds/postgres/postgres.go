@@ -64,6 +64,15 @@ var migrations = []string{
 	UPDATE inbox SET created = CAST(EXTRACT(EPOCH FROM now()) AS BIGINT);
 	ALTER TABLE key_packages ADD COLUMN claimed_at BIGINT;
 	UPDATE key_packages SET claimed_at = CAST(EXTRACT(EPOCH FROM now()) AS BIGINT) WHERE claimed = 1;`,
+	// 3: users, a row per user with its number of clients, whose primary
+	// key makes one registration the user's first; the client that
+	// vouched for a registration.
+	`CREATE TABLE users (
+		name TEXT PRIMARY KEY,
+		clients BIGINT NOT NULL
+	);
+	INSERT INTO users (name, clients) SELECT user_name, COUNT(*) FROM clients GROUP BY user_name;
+	ALTER TABLE clients ADD COLUMN vouched_by TEXT;`,
 }
 
 // MaxConns bounds the connections one Store opens.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,7 +15,8 @@ import (
 // TestMigrateFromV1 upgrades a database of schema version 1 holding an
 // inbox message and a claimed KeyPackage: the new time columns are set
 // to the migration's time, so garbage collection counts their age from
-// the upgrade and does not take them for ancient.
+// the upgrade and does not take them for ancient; its client's user is
+// counted in the users table.
 func TestMigrateFromV1(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ds.db")
@@ -26,7 +28,10 @@ func TestMigrateFromV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v1.CreateClient(ctx, &ds.Client{ID: "a", User: "a", Suite: 1, SignatureKey: []byte("k")})
+	// By hand: the store's CreateClient needs the users table of version 3.
+	if _, err := db.Exec(`INSERT INTO clients (id, user_name, suite, signature_key) VALUES ('a', 'a', 1, x'6b')`); err != nil {
+		t.Fatal(err)
+	}
 	v1.AddKeyPackages(ctx, []ds.KeyPackage{{Ref: []byte("r"), ClientID: "a", Data: []byte("d")}})
 	if _, err := db.Exec(`INSERT INTO inbox (client_id, seq, data) VALUES ('a', 1, x'00')`); err != nil {
 		t.Fatal(err)
@@ -57,5 +62,15 @@ func TestMigrateFromV1(t *testing.T) {
 	r, err := s.Collect(ctx, ds.GCOptions{Now: time.Now(), InboxRetention: time.Hour, KeyPackageRetention: time.Hour})
 	if err != nil || r != (ds.GCResult{}) {
 		t.Fatalf("collection right after the upgrade deleted %+v, %v", r, err)
+	}
+	// Version 3 counted the user of the client already there, so it
+	// takes another client only vouched for by that one.
+	b := &ds.Client{ID: "b", User: "a", Suite: 1, SignatureKey: []byte("kb")}
+	if err := s.CreateClient(ctx, b); !errors.Is(err, ds.ErrVoucherRequired) {
+		t.Fatalf("second client of a migrated user without voucher: %v", err)
+	}
+	b.VouchedBy = "a"
+	if err := s.CreateClient(ctx, b); err != nil {
+		t.Fatalf("second client of a migrated user vouched for: %v", err)
 	}
 }

@@ -65,6 +65,15 @@ var migrations = []string{
 	UPDATE inbox SET created = CAST(strftime('%s', 'now') AS INTEGER);
 	ALTER TABLE key_packages ADD COLUMN claimed_at INTEGER;
 	UPDATE key_packages SET claimed_at = CAST(strftime('%s', 'now') AS INTEGER) WHERE claimed = 1;`,
+	// 3: users, a row per user with its number of clients, whose primary
+	// key makes one registration the user's first; the client that
+	// vouched for a registration.
+	`CREATE TABLE users (
+		name TEXT PRIMARY KEY,
+		clients INTEGER NOT NULL
+	);
+	INSERT INTO users (name, clients) SELECT user_name, COUNT(*) FROM clients GROUP BY user_name;
+	ALTER TABLE clients ADD COLUMN vouched_by TEXT;`,
 }
 
 // Store is a ds.Store in one SQLite file.

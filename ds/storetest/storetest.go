@@ -19,6 +19,9 @@ func Run(t *testing.T, open func(t *testing.T) ds.Store) {
 		f    func(t *testing.T, s ds.Store)
 	}{
 		{"Clients", testClients},
+		{"Vouchers", testVouchers},
+		{"FirstClientRace", testFirstClientRace},
+		{"ClientCapRace", testClientCapRace},
 		{"Nonces", testNonces},
 		{"KeyPackages", testKeyPackages},
 		{"ClaimRace", testClaimRace},
@@ -44,6 +47,129 @@ func mustClient(t *testing.T, s ds.Store, id, user string) {
 	t.Helper()
 	if err := s.CreateClient(ctx, &ds.Client{ID: id, User: user, Suite: 1, SignatureKey: []byte("key of " + id)}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// mustDevice registers another client of user, vouched for by voucher.
+func mustDevice(t *testing.T, s ds.Store, id, user, voucher string) {
+	t.Helper()
+	if err := s.CreateClient(ctx, &ds.Client{ID: id, User: user, Suite: 1, SignatureKey: []byte("key of " + id), VouchedBy: voucher}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testVouchers(t *testing.T, s ds.Store) {
+	mustClient(t, s, "a1", "a")
+	mustClient(t, s, "b1", "b")
+	create := func(id, voucher string) error {
+		return s.CreateClient(ctx, &ds.Client{ID: id, User: "a", Suite: 1, SignatureKey: []byte("key of " + id), VouchedBy: voucher})
+	}
+	if err := create("a2", ""); !errors.Is(err, ds.ErrVoucherRequired) {
+		t.Fatalf("second client without voucher: %v", err)
+	}
+	if err := create("a2", "b1"); !errors.Is(err, ds.ErrBadVoucher) {
+		t.Fatalf("voucher of another user: %v", err)
+	}
+	if err := create("a2", "nobody"); !errors.Is(err, ds.ErrBadVoucher) {
+		t.Fatalf("unknown voucher: %v", err)
+	}
+	if err := s.CreateClient(ctx, &ds.Client{ID: "c1", User: "c", Suite: 1, SignatureKey: []byte("key of c1"), VouchedBy: "a1"}); !errors.Is(err, ds.ErrBadVoucher) {
+		t.Fatalf("first client of a user with a voucher of another: %v", err)
+	}
+	// The refused registrations left nothing behind.
+	if _, err := s.Client(ctx, "a2"); !errors.Is(err, ds.ErrNotFound) {
+		t.Fatalf("refused client stored: %v", err)
+	}
+	if err := create("a2", "a1"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Client(ctx, "a2")
+	if err != nil || c.User != "a" || c.VouchedBy != "a1" {
+		t.Fatalf("Client = %+v, %v", c, err)
+	}
+	if c, err := s.Client(ctx, "a1"); err != nil || c.VouchedBy != "" {
+		t.Fatalf("first client = %+v, %v", c, err)
+	}
+	// A repeated registration is ErrExists whatever its voucher.
+	if err := create("a2", ""); !errors.Is(err, ds.ErrExists) {
+		t.Fatalf("repeated registration: %v", err)
+	}
+	// A vouched client vouches in turn; up to MaxClientsPerUser.
+	for i := 3; i <= ds.MaxClientsPerUser; i++ {
+		if err := create(fmt.Sprint("a", i), fmt.Sprint("a", i-1)); err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+	}
+	if err := create("one-too-many", "a1"); !errors.Is(err, ds.ErrTooManyClients) {
+		t.Fatalf("client %d: %v", ds.MaxClientsPerUser+1, err)
+	}
+	kps, err := s.ClaimKeyPackages(ctx, "a")
+	if err != nil || len(kps) != 0 {
+		t.Fatalf("claim of a user without KeyPackages: %v, %v", kps, err)
+	}
+}
+
+// testFirstClientRace: registrations of many clients of one new user at
+// once, none vouched for: exactly one becomes the user's first client.
+func testFirstClientRace(t *testing.T, s ds.Store) {
+	const n = 16
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			id := fmt.Sprint("r", i)
+			errs[i] = s.CreateClient(ctx, &ds.Client{ID: id, User: "racer", Suite: 1, SignatureKey: []byte("key of " + id)})
+		})
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, ds.ErrVoucherRequired):
+			t.Errorf("r%d: %v", i, err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d first clients of one user", ok)
+	}
+}
+
+// testClientCapRace: vouched registrations at once for a user a few short
+// of MaxClientsPerUser: exactly as many as fit are accepted.
+func testClientCapRace(t *testing.T, s ds.Store) {
+	const free, n = 3, 12
+	mustClient(t, s, "u0", "u")
+	for i := 1; i < ds.MaxClientsPerUser-free; i++ {
+		mustDevice(t, s, fmt.Sprint("u", i), "u", "u0")
+	}
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			id := fmt.Sprint("late", i)
+			errs[i] = s.CreateClient(ctx, &ds.Client{ID: id, User: "u", Suite: 1, SignatureKey: []byte("key of " + id), VouchedBy: "u0"})
+		})
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, ds.ErrTooManyClients):
+			t.Errorf("late%d: %v", i, err)
+		}
+	}
+	if ok != free {
+		t.Fatalf("%d registrations accepted, %d places were free", ok, free)
 	}
 }
 
@@ -98,7 +224,7 @@ func kps(client string, n int, lastResort bool) []ds.KeyPackage {
 
 func testKeyPackages(t *testing.T, s ds.Store) {
 	mustClient(t, s, "b1", "b")
-	mustClient(t, s, "b2", "b")
+	mustDevice(t, s, "b2", "b", "b1")
 	mustClient(t, s, "c1", "c")
 	if err := s.AddKeyPackages(ctx, kps("b1", 2, true)); err != nil {
 		t.Fatal(err)
@@ -143,7 +269,7 @@ func testKeyPackages(t *testing.T, s ds.Store) {
 
 func testClaimRace(t *testing.T, s ds.Store) {
 	mustClient(t, s, "b1", "b")
-	mustClient(t, s, "b2", "b")
+	mustDevice(t, s, "b2", "b", "b1")
 	if err := s.AddKeyPackages(ctx, kps("b1", 15, true)); err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,9 @@ type Client struct {
 	ID    string
 	User  string
 	Ident *mls.Identity
+	// Voucher, when set, is a registered client of the same user that
+	// vouches for this one's registration (a user's later devices).
+	Voucher *Client
 
 	kps map[string]*mls.KeyPackageBundle // by KeyPackageRef
 }
@@ -85,12 +88,23 @@ func Answered(err error) bool {
 // Do sends a request signed by c and returns the status and body of the
 // answer; err is set only when there was no answer.
 func (c *Client) Do(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
+	return c.do(ctx, method, path, body, nil)
+}
+
+// do is Do, with sign, when not nil, called on the signed request before
+// it is sent.
+func (c *Client) do(ctx context.Context, method, path string, body []byte, sign func(*http.Request, []byte) error) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.URL+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
 	}
 	if err := ds.SignRequest(req, c.ID, c.Ident.SigningKey, body); err != nil {
 		return 0, nil, err
+	}
+	if sign != nil {
+		if err := sign(req, body); err != nil {
+			return 0, nil, err
+		}
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
@@ -143,10 +157,26 @@ func (c *Client) call(ctx context.Context, method, path string, in any, want int
 	return nil
 }
 
-// Register registers the client with its signature key.
+// Register registers the client with its signature key, vouched for by
+// c.Voucher when set.
 func (c *Client) Register(ctx context.Context) error {
-	return c.call(ctx, "POST", "/v1/clients", ds.RegisterRequest{ID: c.ID, User: c.User,
-		Suite: uint16(c.Ident.SigningKey.Suite()), SignatureKey: c.Ident.SigningKey.PublicKey()}, http.StatusCreated, nil)
+	body, err := json.Marshal(ds.RegisterRequest{ID: c.ID, User: c.User,
+		Suite: uint16(c.Ident.SigningKey.Suite()), SignatureKey: c.Ident.SigningKey.PublicKey()})
+	if err != nil {
+		return err
+	}
+	var vouch func(*http.Request, []byte) error
+	if v := c.Voucher; v != nil {
+		vouch = func(r *http.Request, body []byte) error { return ds.VouchRequest(r, v.ID, v.Ident.SigningKey, body) }
+	}
+	st, ans, err := c.do(ctx, "POST", "/v1/clients", body, vouch)
+	if err != nil {
+		return err
+	}
+	if st != http.StatusCreated {
+		return &StatusError{Method: "POST", Path: "/v1/clients", Status: st, Body: string(bytes.TrimSpace(ans))}
+	}
+	return nil
 }
 
 // Publish makes n KeyPackages, and a last-resort one if lastResort, keeps

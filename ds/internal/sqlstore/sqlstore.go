@@ -196,22 +196,55 @@ func b2i(b bool) int {
 	return 0
 }
 
-// CreateClient implements ds.Store.
+// CreateClient implements ds.Store. The users table holds a row per user
+// with its number of clients: a user's first client is the one whose
+// transaction inserts that row (its primary key decides between two at
+// once, in any number of processes), and a later one is counted by a
+// conditional update of the row, which also holds it locked until the
+// transaction ends.
 func (s *Store) CreateClient(ctx context.Context, c *ds.Client) error {
-	n, err := s.exec(ctx, s.db, `INSERT INTO clients (id, user_name, suite, signature_key) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		c.ID, c.User, int(c.Suite), c.SignatureKey)
-	if err == nil && n == 0 {
-		return ds.ErrExists
-	}
-	return err
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		// The client first, so that a repeated registration is ErrExists
+		// whatever its voucher.
+		var vouchedBy any
+		if c.VouchedBy != "" {
+			vouchedBy = c.VouchedBy
+		}
+		n, err := s.exec(ctx, tx, `INSERT INTO clients (id, user_name, suite, signature_key, vouched_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			c.ID, c.User, int(c.Suite), c.SignatureKey, vouchedBy)
+		if err != nil {
+			return err
+		} else if n == 0 {
+			return ds.ErrExists
+		}
+		if c.VouchedBy == "" {
+			n, err := s.exec(ctx, tx, `INSERT INTO users (name, clients) VALUES (?, 1) ON CONFLICT DO NOTHING`, c.User)
+			if err == nil && n == 0 {
+				return ds.ErrVoucherRequired
+			}
+			return err
+		}
+		var voucherUser string
+		err = s.row(ctx, tx, `SELECT user_name FROM clients WHERE id = ?`, c.VouchedBy).Scan(&voucherUser)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && voucherUser != c.User) {
+			return ds.ErrBadVoucher
+		} else if err != nil {
+			return err
+		}
+		n, err = s.exec(ctx, tx, `UPDATE users SET clients = clients + 1 WHERE name = ? AND clients < ?`, c.User, ds.MaxClientsPerUser)
+		if err == nil && n == 0 {
+			return ds.ErrTooManyClients
+		}
+		return err
+	})
 }
 
 // Client implements ds.Store.
 func (s *Store) Client(ctx context.Context, id string) (*ds.Client, error) {
 	c := &ds.Client{ID: id}
 	var suite int
-	err := s.row(ctx, s.db, `SELECT user_name, suite, signature_key FROM clients WHERE id = ?`, id).
-		Scan(&c.User, &suite, &c.SignatureKey)
+	err := s.row(ctx, s.db, `SELECT user_name, suite, signature_key, COALESCE(vouched_by, '') FROM clients WHERE id = ?`, id).
+		Scan(&c.User, &suite, &c.SignatureKey, &c.VouchedBy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ds.ErrNotFound
 	}
