@@ -9,7 +9,8 @@
 // the server sent as bytes where one malformed entry must not hide the
 // others (a claim, an inbox page).
 //
-// The usual order for a member: Register once, PublishKeyPackages, then
+// The usual order for a member: Register once (a user's later devices:
+// RegisterDevice, vouched for by one registered), PublishKeyPackages, then
 // Claim the KeyPackages of the users to add, Commit the group's changes
 // (merging the pending commit only once Commit returns an epoch, and
 // discarding it on a *ConflictError), Send application messages, and read
