@@ -30,15 +30,11 @@ func cmdChat(args []string, out io.Writer) error {
 			"waits and joins from the Welcome. State is saved after every step. Ends at\n"+
 			"the end of standard input. The state folder stays locked meanwhile.")
 	state := c.stateFlag()
-	name := c.fs.String("group", "", "the group's `name`")
+	name := c.groupNameFlag()
 	if err := c.parse(args, out, "state", "group"); err != nil {
 		return err
 	}
-	gid, err := groupID(*name)
-	if err != nil {
-		return err
-	}
-	s, err := openSession(*state)
+	s, gid, err := openGroupSession(*state, *name)
 	if err != nil {
 		return err
 	}

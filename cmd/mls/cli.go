@@ -93,6 +93,12 @@ func (c *command) stateFlag() *string {
 	return c.fs.String("state", "", "the client's state `folder`")
 }
 
+// groupNameFlag defines --group for the server-mode commands, which name
+// groups (the name's bytes are the group ID).
+func (c *command) groupNameFlag() *string {
+	return c.fs.String("group", "", "the group's `name`")
+}
+
 // groupFlag defines --group, the group a command works on.
 func (c *command) groupFlag() *string {
 	return c.fs.String("group", "", "the group `ID` in hex")

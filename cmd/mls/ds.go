@@ -149,6 +149,20 @@ func groupID(name string) ([]byte, error) {
 	return []byte(name), nil
 }
 
+// openGroupSession checks the group name and opens the session of the
+// state folder: the start of every command on a named group.
+func openGroupSession(state, name string) (*session, []byte, error) {
+	gid, err := groupID(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := openSession(state)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, gid, nil
+}
+
 // dirstoreMaxID is the longest group ID a state folder holds.
 const dirstoreMaxID = 127
 
@@ -351,15 +365,11 @@ func cmdDSCreate(args []string, out io.Writer) error {
 		"Create the group NAME with this client as its only member, and commit once\n"+
 			"so that the server knows it: a name another client took is refused.")
 	state := c.stateFlag()
-	name := c.fs.String("group", "", "the group's `name`")
+	name := c.groupNameFlag()
 	if err := c.parse(args, out, "state", "group"); err != nil {
 		return err
 	}
-	gid, err := groupID(*name)
-	if err != nil {
-		return err
-	}
-	s, err := openSession(*state)
+	s, gid, err := openGroupSession(*state, *name)
 	if err != nil {
 		return err
 	}
@@ -403,18 +413,14 @@ func cmdDSInvite(args []string, out io.Writer) error {
 			"commit made again, once.")
 	c.takesArgs = true
 	state := c.stateFlag()
-	name := c.fs.String("group", "", "the group's `name`")
+	name := c.groupNameFlag()
 	if err := c.parse(args, out, "state", "group"); err != nil {
 		return err
 	}
 	if len(c.pos) == 0 {
 		return errors.New("ds invite: no USER to invite")
 	}
-	gid, err := groupID(*name)
-	if err != nil {
-		return err
-	}
-	s, err := openSession(*state)
+	s, gid, err := openGroupSession(*state, *name)
 	if err != nil {
 		return err
 	}
@@ -601,7 +607,7 @@ func cmdDSSend(args []string, out io.Writer) error {
 		"Send the TEXT (the arguments joined by spaces) to the group's members.")
 	c.takesArgs = true
 	state := c.stateFlag()
-	name := c.fs.String("group", "", "the group's `name`")
+	name := c.groupNameFlag()
 	if err := c.parse(args, out, "state", "group"); err != nil {
 		return err
 	}
@@ -609,11 +615,7 @@ func cmdDSSend(args []string, out io.Writer) error {
 	if text == "" {
 		return errors.New("ds send: no TEXT to send")
 	}
-	gid, err := groupID(*name)
-	if err != nil {
-		return err
-	}
-	s, err := openSession(*state)
+	s, gid, err := openGroupSession(*state, *name)
 	if err != nil {
 		return err
 	}
