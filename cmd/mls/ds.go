@@ -52,19 +52,7 @@ var dsCommands = map[string]func(args []string, out io.Writer) error{
 }
 
 func cmdDS(args []string, out io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("ds: no subcommand (see mls ds --help)")
-	}
-	switch args[0] {
-	case "help", "-h", "--help", "-help":
-		fmt.Fprint(out, dsUsage)
-		return errHelpShown
-	}
-	sub, ok := dsCommands[args[0]]
-	if !ok {
-		return fmt.Errorf("ds: unknown subcommand %q (see mls ds --help)", args[0])
-	}
-	return sub(args[1:], out)
+	return dispatch("ds", dsUsage, dsCommands, args, out)
 }
 
 // serverInfo is what the client file keeps of its Delivery Service.

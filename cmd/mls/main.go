@@ -143,17 +143,22 @@ func main() {
 }
 
 func cmdGroup(args []string, out io.Writer) error {
+	return dispatch("group", groupUsage, groupCommands, args, out)
+}
+
+// dispatch runs the subcommand args[0] of the command name (group, ds).
+func dispatch(name, usage string, subs map[string]func([]string, io.Writer) error, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("group: no subcommand (see mls group --help)")
+		return fmt.Errorf("%s: no subcommand (see mls %s --help)", name, name)
 	}
 	switch args[0] {
 	case "help", "-h", "--help", "-help":
-		fmt.Fprint(out, groupUsage)
+		fmt.Fprint(out, usage)
 		return errHelpShown
 	}
-	sub, ok := groupCommands[args[0]]
+	sub, ok := subs[args[0]]
 	if !ok {
-		return fmt.Errorf("group: unknown subcommand %q (see mls group --help)", args[0])
+		return fmt.Errorf("%s: unknown subcommand %q (see mls %s --help)", name, args[0], name)
 	}
 	return sub(args[1:], out)
 }
