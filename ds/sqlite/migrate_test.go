@@ -3,13 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/arbormls/mls/ds"
 	"github.com/arbormls/mls/ds/internal/sqlstore"
+	"github.com/arbormls/mls/ds/storetest"
 )
 
 // TestMigrateFromV1 upgrades a database of schema version 1 holding an
@@ -47,30 +47,7 @@ func TestMigrateFromV1(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if v, err := s.SchemaVersion(ctx); err != nil || v != len(migrations) {
-		t.Fatalf("schema version %d, %v", v, err)
-	}
 	check, _ := sql.Open("sqlite", "file:"+path)
 	defer check.Close()
-	var created, claimedAt int64
-	if err := check.QueryRow(`SELECT created FROM inbox`).Scan(&created); err != nil || created < before {
-		t.Fatalf("inbox.created = %d, %v; want the migration time", created, err)
-	}
-	if err := check.QueryRow(`SELECT claimed_at FROM key_packages`).Scan(&claimedAt); err != nil || claimedAt < before {
-		t.Fatalf("key_packages.claimed_at = %d, %v; want the migration time", claimedAt, err)
-	}
-	r, err := s.Collect(ctx, ds.GCOptions{Now: time.Now(), InboxRetention: time.Hour, KeyPackageRetention: time.Hour})
-	if err != nil || r != (ds.GCResult{}) {
-		t.Fatalf("collection right after the upgrade deleted %+v, %v", r, err)
-	}
-	// Version 3 counted the user of the client already there, so it
-	// takes another client only vouched for by that one.
-	b := &ds.Client{ID: "b", User: "a", Suite: 1, SignatureKey: []byte("kb")}
-	if err := s.CreateClient(ctx, b); !errors.Is(err, ds.ErrVoucherRequired) {
-		t.Fatalf("second client of a migrated user without voucher: %v", err)
-	}
-	b.VouchedBy = "a"
-	if err := s.CreateClient(ctx, b); err != nil {
-		t.Fatalf("second client of a migrated user vouched for: %v", err)
-	}
+	storetest.CheckUpgradeFromV1(t, s, check, before, len(migrations))
 }
