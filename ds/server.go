@@ -727,13 +727,8 @@ func (s *Server) message(w http.ResponseWriter, r *request) error {
 	if !bytes.Equal(f.groupID, gid) {
 		return fail(http.StatusBadRequest, "message is for another group")
 	}
-	// Membership is checked again in the delivering transaction; this
-	// first check answers a non-member before its leaf is looked at.
-	if ok, err := s.Store.IsMember(r.Context(), gid, r.client); err != nil {
-		return err
-	} else if !ok {
-		return ErrNotMember
-	}
+	// Membership is checked in the delivering transaction (and a
+	// PublicMessage's leaf lookup refuses a non-member already).
 	if err := s.checkLeaf(r, gid, f); err != nil {
 		return err
 	}
