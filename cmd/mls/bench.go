@@ -16,23 +16,14 @@ import (
 
 	"github.com/arbormls/mls"
 	"github.com/arbormls/mls/ciphersuite"
+	"github.com/arbormls/mls/cmd/mls/internal/benchline"
 )
 
 // benchOps are the operations of mls bench, in the order they run.
-var benchOps = []string{"primitives", "join", "join-batch", "commit", "process", "add", "add1000", "remove", "protect", "unprotect", "state", "memory"}
+var benchOps = benchline.Ops
 
 // benchResult is one output line of mls bench.
-type benchResult struct {
-	Op       string `json:"op"`
-	Suite    uint16 `json:"suite"`
-	Members  int    `json:"members"`
-	Shape    string `json:"shape"`
-	Runs     int    `json:"runs"`
-	MedianNs int64  `json:"median_ns"`
-	MinNs    int64  `json:"min_ns"`
-	MaxNs    int64  `json:"max_ns"`
-	Bytes    int    `json:"bytes"`
-}
+type benchResult = benchline.Result
 
 const benchUsage = `usage: mls bench [--suite N] [--members LIST] [--shape full|sparse|both] [--ops LIST] [--runs K] [--cpuprofile FILE]
 
@@ -204,7 +195,7 @@ func (b *bencher) run(ops map[string]bool) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
-		r.Op, r.Suite, r.Members, r.Shape = op, uint16(b.suite.ID()), b.n, b.shape
+		r.Op, r.Suite, r.Members, r.Shape = op, int(b.suite.ID()), b.n, b.shape
 		if err := b.emit(r); err != nil {
 			return err
 		}
@@ -504,7 +495,7 @@ func benchPrimitives(suite *ciphersuite.Suite, runs int, emit func(any) error) e
 			ds[i] = time.Since(start) / time.Duration(calls)
 		}
 		r := timings(ds, 0)
-		r.Op, r.Suite = "prim-"+p.name, uint16(suite.ID())
+		r.Op, r.Suite = benchline.PrimPrefix+p.name, int(suite.ID())
 		if err := emit(r); err != nil {
 			return err
 		}

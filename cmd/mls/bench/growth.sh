@@ -11,7 +11,7 @@ root=$(cd "$here/../../.." && pwd)
 res="$here/results"
 members=1000,10000,50000,100000
 if [ "${1:-}" = --regenerate ]; then
-  runs=$(sed -n '1s/.*"runs":\([0-9]*\).*/\1/p' "$res/growth.jsonl")
+  runs=$(sed -n '/"op":"join"/{s/.*"runs":\([0-9]*\).*/\1/p;q;}' "$res/growth.jsonl")
 else
   runs=${1:-3}
   mkdir -p "$res"

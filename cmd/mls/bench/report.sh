@@ -11,7 +11,7 @@ root=$(cd "$here/../../.." && pwd)
 res="$here/results"
 members=100,1000
 if [ "${1:-}" = --regenerate ]; then
-  runs=$(sed -n '1s/.*"runs":\([0-9]*\).*/\1/p' "$res/arbor.jsonl")
+  runs=$(sed -n '/"op":"join"/{s/.*"runs":\([0-9]*\).*/\1/p;q;}' "$res/arbor.jsonl")
 else
   runs=${1:-5}
   arbor_root=${ARBOR_ROOT:-$root}

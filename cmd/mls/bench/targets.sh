@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 res="$here/results"
 if [ "${1:-}" = --regenerate ]; then
-  runs=$(sed -n '/"op":"join"/s/.*"runs":\([0-9]*\).*/\1/p' "$res/target50k.jsonl")
+  runs=$(sed -n '/"op":"join"/{s/.*"runs":\([0-9]*\).*/\1/p;q;}' "$res/target50k.jsonl")
 else
   runs=${1:-3}
   mkdir -p "$res"

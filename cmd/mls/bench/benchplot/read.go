@@ -9,29 +9,17 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/arbormls/mls/cmd/mls/internal/benchline"
 )
 
 // timedOps are the operations of mls bench that report a time, in its
-// order; untimedOps report only bytes and have no place on a time plot.
-var (
-	timedOps   = []string{"join", "join-batch", "commit", "process", "add", "add1000", "remove", "protect", "unprotect"}
-	untimedOps = []string{"state", "memory"}
-	knownOps   = append(slices.Clone(timedOps), untimedOps...)
-)
+// order; the others (state, memory, the primitives) have no place on a
+// plot of time against group size.
+var timedOps = benchline.TimedOps()
 
-// result is one line of mls bench output. Fields mls bench may add later
-// are ignored: its output is a contract that grows, never breaks.
-type result struct {
-	Op       string `json:"op"`
-	Suite    int    `json:"suite"`
-	Members  int    `json:"members"`
-	Shape    string `json:"shape"`
-	Runs     int    `json:"runs"`
-	MedianNs int64  `json:"median_ns"`
-	MinNs    int64  `json:"min_ns"`
-	MaxNs    int64  `json:"max_ns"`
-	Bytes    int    `json:"bytes"`
-}
+// result is one line of mls bench output.
+type result = benchline.Result
 
 // point is one timed measurement, with the input line it came from.
 type point struct {
@@ -69,9 +57,6 @@ func readDataset(r io.Reader, name string, suite int, shape string) (*dataset, e
 		if len(text) == 0 {
 			continue
 		}
-		if bytes.Contains(text, []byte(`"op":"prim-`)) {
-			continue // a primitive's cost (mls bench --ops primitives): no group size to plot against
-		}
 		res, err := parseLine(text)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
@@ -82,7 +67,7 @@ func readDataset(r io.Reader, name string, suite int, shape string) (*dataset, e
 				name, line, res.Op, res.Members, res.Suite, res.Shape, first)
 		}
 		seen[k] = line
-		if slices.Contains(timedOps, res.Op) {
+		if benchline.Timed(res.Op) {
 			points = append(points, point{res, line})
 		}
 	}
@@ -134,13 +119,15 @@ func parseLine(text []byte) (result, error) {
 	switch {
 	case r.Op == "":
 		return r, errors.New(`no "op"`)
-	case !slices.Contains(knownOps, r.Op):
-		return r, fmt.Errorf("unknown operation %q (known: %s)", r.Op, strings.Join(knownOps, " "))
+	case !benchline.Known(r.Op):
+		return r, fmt.Errorf("unknown operation %q (known: %s)", r.Op, strings.Join(benchline.Ops, " "))
+	case strings.HasPrefix(r.Op, benchline.PrimPrefix):
+		return r, nil // a primitive's cost: no group size to plot against
 	case r.Members < 1:
 		return r, fmt.Errorf("%s: members %d, want at least 1", r.Op, r.Members)
 	case r.Shape == "":
 		return r, fmt.Errorf(`%s: no "shape"`, r.Op)
-	case !slices.Contains(timedOps, r.Op):
+	case !benchline.Timed(r.Op):
 		return r, nil
 	case r.Runs < 1:
 		return r, fmt.Errorf("%s: runs %d, want at least 1 for a timed operation", r.Op, r.Runs)

@@ -19,23 +19,15 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/arbormls/mls/cmd/mls/internal/benchline"
 )
 
 // ops are the operations of mls bench, in its order.
-var ops = []string{"join", "join-batch", "commit", "process", "add", "add1000", "remove", "protect", "unprotect", "state", "memory"}
+var ops = benchline.Ops
 
 // result is one line of mls bench output.
-type result struct {
-	Op       string `json:"op"`
-	Suite    int    `json:"suite"`
-	Members  int    `json:"members"`
-	Shape    string `json:"shape"`
-	Runs     int    `json:"runs"`
-	MedianNs int64  `json:"median_ns"`
-	MinNs    int64  `json:"min_ns"`
-	MaxNs    int64  `json:"max_ns"`
-	Bytes    int    `json:"bytes"`
-}
+type result = benchline.Result
 
 type key struct {
 	op      string
@@ -162,13 +154,13 @@ func readResults(file string) (map[key]result, map[string]float64, error) {
 		} else if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", file, err)
 		}
-		if name, ok := strings.CutPrefix(r.Op, "prim-"); ok {
+		if name, ok := strings.CutPrefix(r.Op, benchline.PrimPrefix); ok {
 			// The fastest batch: the primitive's cost without whatever
 			// else the machine was doing, so that the bound stays a bound.
 			prims[name] = float64(r.MinNs) / 1e3
 			continue
 		}
-		if !slices.Contains(ops, r.Op) {
+		if !benchline.Known(r.Op) {
 			return nil, nil, fmt.Errorf("%s: unknown operation %q", file, r.Op)
 		}
 		k := key{r.Op, r.Members, r.Shape}
