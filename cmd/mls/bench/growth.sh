@@ -9,13 +9,13 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 res="$here/results"
+. "$here/lib.sh"
 members=1000,10000,50000,100000
 if [ "${1:-}" = --regenerate ]; then
-  runs=$(sed -n '/"op":"join"/{s/.*"runs":\([0-9]*\).*/\1/p;q;}' "$res/growth.jsonl")
+  runs=$(runs_of "$res/growth.jsonl")
 else
   runs=${1:-3}
   mkdir -p "$res"
-  load() { uptime | sed 's/.*load average/load average/'; }
   {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(go version)"
     echo "- Arbor at commit $(git -C "$root" rev-parse --short HEAD)"
@@ -39,10 +39,4 @@ trap 'rm -f "$gen"' EXIT
   echo
   (cd "$root" && go run ./cmd/mls/bench/benchreport --growth "$res/growth.jsonl")
 } > "$gen"
-doc="$root/BENCHMARKS.md"
-awk -v gen="$gen" '
-  /<!-- growth:end -->/ { skip = 0 }
-  !skip { print }
-  /<!-- growth:begin -->/ { while ((getline line < gen) > 0) print line; skip = 1 }
-' "$doc" > "$doc.new"
-mv "$doc.new" "$doc"
+replace_section "$root/BENCHMARKS.md" growth "$gen"

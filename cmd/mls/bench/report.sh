@@ -9,14 +9,14 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 res="$here/results"
+. "$here/lib.sh"
 members=100,1000
 if [ "${1:-}" = --regenerate ]; then
-  runs=$(sed -n '/"op":"join"/{s/.*"runs":\([0-9]*\).*/\1/p;q;}' "$res/arbor.jsonl")
+  runs=$(runs_of "$res/arbor.jsonl")
 else
   runs=${1:-5}
   arbor_root=${ARBOR_ROOT:-$root}
   mkdir -p "$res"
-  load() { uptime | sed 's/.*load average/load average/'; }
   {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "- machine: $(nproc) cores, $(uname -srm), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
@@ -46,10 +46,4 @@ trap 'rm -f "$gen"' EXIT
   echo
   (cd "$root" && go run ./cmd/mls/bench/benchreport --arbor "$res/arbor.jsonl" --ts "$res/ts-mls.jsonl")
 } > "$gen"
-doc="$root/BENCHMARKS.md"
-awk -v gen="$gen" '
-  /<!-- generated:end -->/ { skip = 0 }
-  !skip { print }
-  /<!-- generated:begin -->/ { while ((getline line < gen) > 0) print line; skip = 1 }
-' "$doc" > "$doc.new"
-mv "$doc.new" "$doc"
+replace_section "$root/BENCHMARKS.md" generated "$gen"

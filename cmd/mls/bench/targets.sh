@@ -10,12 +10,12 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 res="$here/results"
+. "$here/lib.sh"
 if [ "${1:-}" = --regenerate ]; then
-  runs=$(sed -n '/"op":"join"/{s/.*"runs":\([0-9]*\).*/\1/p;q;}' "$res/target50k.jsonl")
+  runs=$(runs_of "$res/target50k.jsonl")
 else
   runs=${1:-3}
   mkdir -p "$res"
-  load() { uptime | sed 's/.*load average/load average/'; }
   {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(go version)"
     echo "- Arbor at commit $(git -C "$root" rev-parse --short HEAD)"
@@ -28,7 +28,7 @@ else
   echo "- $(load) after" >> "$res/target50k-machine.md"
 fi
 gen=$(mktemp)
-trap 'rm -f "$gen" "$gen.doc"' EXIT
+trap 'rm -f "$gen"' EXIT
 {
   echo "Command: \`cmd/mls/bench/targets.sh $runs\`, which runs"
   echo "\`mls bench --members 50000 --shape full --runs $runs\` and"
@@ -40,10 +40,5 @@ trap 'rm -f "$gen" "$gen.doc"' EXIT
   (cd "$root" && go run ./cmd/mls/bench/benchreport --targets "$res/target50k.jsonl")
 } > "$gen"
 for doc in "$root/BENCHMARKS.md" "$root/README.md"; do
-  awk -v gen="$gen" '
-    /<!-- targets:end -->/ { skip = 0 }
-    !skip { print }
-    /<!-- targets:begin -->/ { while ((getline line < gen) > 0) print line; close(gen); skip = 1 }
-  ' "$doc" > "$gen.doc"
-  mv "$gen.doc" "$doc"
+  replace_section "$doc" targets "$gen"
 done
