@@ -70,13 +70,13 @@ func TestFIPSMode(t *testing.T) {
 	if os.Getenv(fipsChildEnv) != "" {
 		t.Fatal("GODEBUG=fips140=on did not enable FIPS 140-3 mode")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^(TestFIPSMode|TestX25519GroupChoice)$", "-test.v", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^(TestFIPSMode|TestX25519GroupChoice|TestEd25519VerifierChoice)$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), "GODEBUG=fips140=on", fipsChildEnv+"=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("FIPS 140-3 mode: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "FIPS 140-3 mode checked") || !strings.Contains(string(out), "--- PASS: TestX25519GroupChoice") {
+	if !strings.Contains(string(out), "FIPS 140-3 mode checked") || !strings.Contains(string(out), "--- PASS: TestX25519GroupChoice") || !strings.Contains(string(out), "--- PASS: TestEd25519VerifierChoice") {
 		t.Fatalf("the child did not run the checks:\n%s", out)
 	}
 }

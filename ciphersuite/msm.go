@@ -48,34 +48,10 @@ func (c *cachedPoint) from(p *extPoint) *cachedPoint {
 	return c
 }
 
-// add sets v = p + q, or p - q when neg (-(x, y) = (-x, y) swaps Y+X and
-// Y-X and negates T). v may be p.
+// add sets v = p + q, or p - q when neg. v may be p.
 func (v *extPoint) add(p *extPoint, q *cachedPoint, neg bool) *extPoint {
-	var a, b, c, d, e, f, g, h field.Element
-	ypx, ymx := &q.YplusX, &q.YminusX
-	if neg {
-		ypx, ymx = ymx, ypx
-	}
-	a.Subtract(&p.Y, &p.X)
-	a.Multiply(&a, ymx)
-	b.Add(&p.Y, &p.X)
-	b.Multiply(&b, ypx)
-	c.Multiply(&p.T, &q.T2d)
-	d.Multiply(&p.Z, &q.Z2)
-	e.Subtract(&b, &a)
-	h.Add(&b, &a)
-	if neg {
-		f.Add(&d, &c)
-		g.Subtract(&d, &c)
-	} else {
-		f.Subtract(&d, &c)
-		g.Add(&d, &c)
-	}
-	v.X.Multiply(&e, &f)
-	v.Y.Multiply(&g, &h)
-	v.T.Multiply(&e, &h)
-	v.Z.Multiply(&f, &g)
-	return v
+	var sum completedPoint
+	return v.fromCompleted(sum.addCached(p, q, neg))
 }
 
 // addExt sets v = p + q for two extended points.
