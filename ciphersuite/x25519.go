@@ -4,22 +4,24 @@ import (
 	"crypto/ecdh"
 	"crypto/fips140"
 	"crypto/rand"
+	"crypto/subtle"
 	"errors"
 
 	"filippo.io/edwards25519"
+	"filippo.io/edwards25519/field"
 )
 
 // crypto/ecdh's X25519 NewPrivateKey computes the public key eagerly with
 // the generic Montgomery ladder, a variable-base multiplication, although
-// the base is fixed. x25519Group computes public keys as [k]B on the
-// birationally equivalent Edwards curve instead, with edwards25519's
-// precomputed base-point tables (about 2.5 times faster), and converts
-// the result to the Montgomery u-coordinate, u = (1+y)/(1-y) (RFC 7748
-// section 4.1). The DH itself still runs on crypto/ecdh. Its API cannot
-// build a private key without the ladder, so encap and decap, which need
-// a DH, take enc and pkR from that ladder rather than paying for a
-// fixed-base multiplication too; generate, DeriveKeyPair and publicKey,
-// which need no DH, no longer run a ladder at all.
+// the base is fixed; and it cannot compute a DH without such a key. So a
+// DH through it costs two ladders. x25519Group computes public keys as
+// [k]B on the birationally equivalent Edwards curve instead, with
+// edwards25519's precomputed base-point tables (about 2.5 times faster),
+// converted to the Montgomery u-coordinate, u = (1+y)/(1-y) (RFC 7748
+// section 4.1), and runs the DH as the one ladder of RFC 7748 section 5 on
+// the same field arithmetic as crypto/ecdh (x25519Ladder). An HPKE seal
+// is then a fixed-base key pair and one ladder, an open one ladder and a
+// fixed-base public key, instead of two ladders each.
 
 // newX25519Group returns the X25519 group of DHKEM(X25519). In FIPS 140-3
 // mode it is crypto/ecdh alone: that keeps every X25519 operation on the
@@ -36,12 +38,10 @@ func newX25519Group() dhGroup {
 
 type x25519Group struct{}
 
-// x25519Private holds a clamped scalar. It builds the crypto/ecdh key only
-// for a DH, and computes the public key by fixed-base multiplication only
-// when no such key exists yet. It is used by one call and then dropped.
+// x25519Private holds a clamped scalar. It is used by one call and then
+// dropped.
 type x25519Private struct {
-	sk  [32]byte
-	key *ecdh.PrivateKey
+	sk [32]byte
 }
 
 func (x25519Group) generate() (dhPrivate, error) {
@@ -71,22 +71,63 @@ func (x25519Group) checkPublic(pub []byte) error {
 
 func (p *x25519Private) bytes() []byte { return append([]byte(nil), p.sk[:]...) }
 
-func (p *x25519Private) publicKey() []byte {
-	if p.key != nil {
-		return p.key.PublicKey().Bytes()
-	}
-	return x25519PublicKey(p.sk[:])
-}
+func (p *x25519Private) publicKey() []byte { return x25519PublicKey(p.sk[:]) }
 
 func (p *x25519Private) dh(peer []byte) ([]byte, error) {
-	if p.key == nil {
-		k, err := ecdh.X25519().NewPrivateKey(p.sk[:])
-		if err != nil {
-			return nil, errors.New("ciphersuite: invalid HPKE private key")
-		}
-		p.key = k
+	if len(peer) != 32 {
+		return nil, errors.New("ciphersuite: invalid HPKE public key")
 	}
-	return ecdhPrivate{ecdh.X25519(), p.key}.dh(peer)
+	z := x25519Ladder(&p.sk, peer)
+	// RFC 9180 section 7.1.4: refuse the all-zero output of a low-order
+	// peer key, as crypto/ecdh does.
+	if subtle.ConstantTimeCompare(z, make([]byte, 32)) == 1 {
+		return nil, errors.New("ciphersuite: invalid DH result (low-order public key)")
+	}
+	return z, nil
+}
+
+// x25519Ladder is X25519(k, u) of RFC 7748 section 5 for a clamped k: the
+// Montgomery ladder in constant time (every step runs the same field
+// operations, and the conditional swaps are masks).
+func x25519Ladder(k *[32]byte, u []byte) []byte {
+	var x1, x2, z2, x3, z3, a, aa, b, bb, e, c, d, da, cb field.Element
+	if _, err := x1.SetBytes(u); err != nil { // ignores the top bit, as RFC 7748 requires
+		panic("ciphersuite: X25519 point is not 32 bytes") // callers check the length
+	}
+	x2.One()
+	z2.Zero()
+	x3.Set(&x1)
+	z3.One()
+	swap := 0
+	for t := 254; t >= 0; t-- {
+		bit := int(k[t/8]>>(t%8)) & 1
+		swap ^= bit
+		x2.Swap(&x3, swap)
+		z2.Swap(&z3, swap)
+		swap = bit
+		a.Add(&x2, &z2)
+		aa.Square(&a)
+		b.Subtract(&x2, &z2)
+		bb.Square(&b)
+		e.Subtract(&aa, &bb)
+		c.Add(&x3, &z3)
+		d.Subtract(&x3, &z3)
+		da.Multiply(&d, &a)
+		cb.Multiply(&c, &b)
+		x3.Add(&da, &cb)
+		x3.Square(&x3)
+		z3.Subtract(&da, &cb)
+		z3.Square(&z3)
+		z3.Multiply(&z3, &x1)
+		x2.Multiply(&aa, &bb)
+		z2.Mult32(&e, 121665) // a24 = (486662 - 2) / 4
+		z2.Add(&z2, &aa)
+		z2.Multiply(&z2, &e)
+	}
+	x2.Swap(&x3, swap)
+	z2.Swap(&z3, swap)
+	z2.Invert(&z2)
+	return x2.Multiply(&x2, &z2).Bytes()
 }
 
 // x25519PublicKey is X25519(k, 9) for a 32-byte k. SetBytesWithClamping

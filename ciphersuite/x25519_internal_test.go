@@ -90,10 +90,93 @@ func TestX25519RFC7748(t *testing.T) {
 		if !bytes.Equal(z, shared) {
 			t.Fatalf("shared secret %x, want %x", z, shared)
 		}
-		// After a DH the public key comes from crypto/ecdh's key instead.
-		if got := p.publicKey(); !bytes.Equal(got, c.pub) {
-			t.Fatalf("public key after DH %x, want %x", got, c.pub)
+	}
+}
+
+// TestX25519LadderRFC7748 runs the test vectors of RFC 7748 section 5.2:
+// two single multiplications, then the function iterated 1,000 times.
+func TestX25519LadderRFC7748(t *testing.T) {
+	for _, c := range []struct{ k, u, want string }{
+		{"a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4",
+			"e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c",
+			"c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552"},
+		{"4b66e9d4d1b4673c5ad22691957d6af5c11b6421e0ea01d42ca4169e7918ba0d",
+			"e5210f12786811d3f4b7959d0538ae2c31dbe7106fc03c3efc4cd549c715a493",
+			"95cbde9476e8907d7aade45cb4b873f88b595a68799fa152e6f8f7647aac7957"},
+	} {
+		p, err := x25519Group{}.parse(mustHex(t, c.k))
+		if err != nil {
+			t.Fatal(err)
 		}
+		if got, err := p.dh(mustHex(t, c.u)); err != nil || !bytes.Equal(got, mustHex(t, c.want)) {
+			t.Fatalf("X25519(%s, %s) = %x, %v; want %s", c.k, c.u, got, err, c.want)
+		}
+	}
+	k := append([]byte{9}, make([]byte, 31)...)
+	u := bytes.Clone(k)
+	for i := 1; i <= 1000; i++ {
+		var ck [32]byte
+		copy(ck[:], k)
+		ck[0] &= 248
+		ck[31] = ck[31]&127 | 64
+		k, u = x25519Ladder(&ck, u), k
+		want := map[int]string{
+			1:    "422c8e7a6227d7bca1350b3e2bb7279f7897b87bb6854b783c60e80311ae3079",
+			1000: "684cf59ba83309552800ef566f2f4d3c1c3887c49360e3875f2eb94d99532c51",
+		}[i]
+		if want != "" && !bytes.Equal(k, mustHex(t, want)) {
+			t.Fatalf("after %d iterations %x, want %s", i, k, want)
+		}
+	}
+}
+
+// TestX25519LadderMatchesECDH compares the ladder with crypto/ecdh for
+// random keys and peer values, including u with the top bit set, u >= p
+// and the low-order points, whose all-zero result both refuse.
+func TestX25519LadderMatchesECDH(t *testing.T) {
+	peers := [][]byte{
+		make([]byte, 32),                       // 0
+		append([]byte{1}, make([]byte, 31)...), // 1
+		mustHex(t, "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"), // order 8
+		mustHex(t, "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"), // order 8
+		mustHex(t, "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"), // p - 1
+		mustHex(t, "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"), // p
+		mustHex(t, "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"), // p + 1
+		bytes.Repeat([]byte{0xff}, 32),
+	}
+	for range 300 {
+		u := make([]byte, 32)
+		rand.Read(u)
+		peers = append(peers, u)
+	}
+	zeros, fine := 0, 0
+	for i, peer := range peers {
+		k := make([]byte, 32)
+		rand.Read(k)
+		if i%50 == 0 {
+			k = bytes.Repeat([]byte{0xff}, 32)
+		}
+		p, err := x25519Group{}.parse(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, _ := (ecdhGroup{ecdh.X25519()}).parse(k)
+		got, err := p.dh(peer)
+		want, refErr := ref.dh(peer)
+		if (err != nil) != (refErr != nil) || !bytes.Equal(got, want) {
+			t.Fatalf("DH(%x, %x) = %x, %v; crypto/ecdh gives %x, %v", k, peer, got, err, want, refErr)
+		}
+		if err != nil {
+			zeros++
+		} else {
+			fine++
+		}
+	}
+	if zeros < 3 || fine < 300 {
+		t.Fatalf("%d refused, %d computed: the cases are not exercised", zeros, fine)
+	}
+	if _, err := (&x25519Private{}).dh(make([]byte, 31)); err == nil {
+		t.Error("a 31-byte peer key accepted")
 	}
 }
 
@@ -155,4 +238,22 @@ func TestX25519GroupChoice(t *testing.T) {
 	if fips140.Enabled() && !isECDH || !fips140.Enabled() && !isFast {
 		t.Fatalf("FIPS mode %v, group %T", fips140.Enabled(), kemX25519.group)
 	}
+}
+
+func BenchmarkX25519DH(b *testing.B) {
+	k := make([]byte, 32)
+	rand.Read(k)
+	peer := x25519PublicKey(k)
+	p, _ := x25519Group{}.parse(k)
+	ref, _ := (ecdhGroup{ecdh.X25519()}).parse(k)
+	b.Run("ladder", func(b *testing.B) {
+		for b.Loop() {
+			p.dh(peer)
+		}
+	})
+	b.Run("crypto-ecdh", func(b *testing.B) {
+		for b.Loop() {
+			ref.dh(peer)
+		}
+	})
 }
