@@ -77,6 +77,10 @@ type ProtectionContext struct {
 	membershipKey    []byte
 	senderDataSecret []byte
 	tree             *SecretTree
+	kdf              *kdfHash // kdfHashOf(suite)
+	// senderDataKey is senderDataSecret prepared once as the key of the
+	// sender data key and nonce derivations of every message.
+	senderDataKey hmacKey
 }
 
 // NewProtectionContext returns the protection context of the epoch whose
@@ -110,6 +114,10 @@ func NewProtectionContext(gc *GroupContext, membershipKey, senderDataSecret []by
 	if tree != nil && tree.suite.ID() != s.ID() {
 		return nil, fmt.Errorf("mls: secret tree of suite %v for a group of suite %v", tree.suite.ID(), s.ID())
 	}
+	pc.kdf = kdfHashOf(s)
+	if senderDataSecret != nil {
+		pc.senderDataKey = newHMACKey(s, pc.kdf, senderDataSecret)
+	}
 	return pc, nil
 }
 
@@ -118,6 +126,7 @@ func NewProtectionContext(gc *GroupContext, membershipKey, senderDataSecret []by
 // fails afterwards.
 func (pc *ProtectionContext) Erase() {
 	erase(&pc.membershipKey, &pc.senderDataSecret)
+	pc.senderDataKey.erase()
 	if pc.tree != nil {
 		pc.tree.Erase()
 	}
@@ -394,7 +403,7 @@ func (pc *ProtectionContext) ProtectPrivate(ac *AuthenticatedContent, padBlock i
 	ac.Auth.marshal(b, c.ContentType)
 	if padBlock > 1 {
 		if r := b.Len() % padBlock; r != 0 {
-			b.AddRaw(make([]byte, padBlock-r))
+			addZeros(b, padBlock-r)
 		}
 	}
 	plaintext, err := b.Bytes()
@@ -402,14 +411,20 @@ func (pc *ProtectionContext) ProtectPrivate(ac *AuthenticatedContent, padBlock i
 		return nil, err
 	}
 	m := &PrivateMessage{GroupID: c.GroupID, Epoch: c.Epoch, ContentType: c.ContentType, AuthenticatedData: c.AuthenticatedData}
-	aad, err := m.ContentAAD().MarshalBinary()
+	// One buffer holds both AADs, and then the SenderData.
+	ab := codec.NewBuilder(len(m.GroupID) + len(m.AuthenticatedData) + 32 + senderDataSize)
+	sdAADLen := m.marshalAADs(ab)
+	aad, err := ab.Bytes()
 	if err != nil {
 		return nil, err
 	}
 
+	// e holds the sender data key and lends its buffer to the keys.
+	e := getExpander(pc.suite, pc.kdf)
+	defer e.release()
 	sd := SenderData{LeafIndex: c.Sender.LeafIndex}
 	rand.Read(sd.ReuseGuard[:])
-	gen, key, nonce, err := pc.tree.NextKey(sd.LeafIndex, ratchetFor(c.ContentType))
+	gen, key, nonce, err := pc.tree.nextKey(sd.LeafIndex, ratchetFor(c.ContentType), pc.keyBuf(e))
 	if err != nil {
 		return nil, err
 	}
@@ -422,19 +437,12 @@ func (pc *ProtectionContext) ProtectPrivate(ac *AuthenticatedContent, padBlock i
 		return nil, err
 	}
 
-	sdBytes, err := sd.MarshalBinary()
+	sdKey, sdNonce, err := pc.senderDataKeyNonce(e, m.Ciphertext)
 	if err != nil {
 		return nil, err
 	}
-	sdAAD, err := m.SenderDataAAD().MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	sdKey, sdNonce, err := SenderDataKeyNonce(pc.suite, pc.senderDataSecret, m.Ciphertext)
-	if err != nil {
-		return nil, err
-	}
-	m.EncryptedSenderData, err = pc.suite.Seal(sdKey, sdNonce, sdAAD, sdBytes)
+	sdBytes := sd.appendBinary(aad[len(aad):]) // in the spare capacity
+	m.EncryptedSenderData, err = pc.suite.Seal(sdKey, sdNonce, aad[:sdAADLen], sdBytes)
 	clear(sdKey)
 	clear(sdNonce)
 	if err != nil {
@@ -468,7 +476,16 @@ func (pc *ProtectionContext) UnprotectPrivate(m *PrivateMessage, memberKey Membe
 	if memberKey == nil {
 		return nil, errors.New("mls: no member key lookup to check a PrivateMessage")
 	}
-	sd, err := pc.openSenderData(m)
+	ab := codec.NewBuilder(len(m.GroupID) + len(m.AuthenticatedData) + 32)
+	sdAADLen := m.marshalAADs(ab)
+	aad, err := ab.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	// e holds the sender data key and lends its buffer to the keys.
+	e := getExpander(pc.suite, pc.kdf)
+	defer e.release()
+	sd, err := pc.openSenderData(e, m, aad[:sdAADLen])
 	if err != nil {
 		return nil, err
 	}
@@ -478,15 +495,11 @@ func (pc *ProtectionContext) UnprotectPrivate(m *PrivateMessage, memberKey Membe
 	}
 
 	rt := ratchetFor(m.ContentType)
-	key, nonce, err := pc.tree.PeekKey(sd.LeafIndex, rt, sd.Generation)
+	key, nonce, err := pc.tree.peekKey(sd.LeafIndex, rt, sd.Generation, pc.keyBuf(e))
 	if err != nil {
 		return nil, err
 	}
 	applyReuseGuard(nonce, sd.ReuseGuard)
-	aad, err := m.ContentAAD().MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
 	plaintext, err := pc.suite.Open(key, nonce, aad, m.Ciphertext)
 	clear(key)
 	clear(nonce)
@@ -494,7 +507,7 @@ func (pc *ProtectionContext) UnprotectPrivate(m *PrivateMessage, memberKey Membe
 		return nil, ErrDecryption
 	}
 	var pmc PrivateMessageContent
-	if err := pmc.UnmarshalWithContentType(plaintext, m.ContentType); err != nil {
+	if err := pmc.unmarshalPlaintext(plaintext, m.ContentType); err != nil {
 		return nil, err
 	}
 	ac := &AuthenticatedContent{
@@ -524,25 +537,44 @@ func (pc *ProtectionContext) UnprotectPrivate(m *PrivateMessage, memberKey Membe
 	return ac, nil
 }
 
-// openSenderData decrypts and decodes m's sender data (RFC 9420 section 6.3.2).
-func (pc *ProtectionContext) openSenderData(m *PrivateMessage) (*SenderData, error) {
-	key, nonce, err := SenderDataKeyNonce(pc.suite, pc.senderDataSecret, m.Ciphertext)
+// openSenderData decrypts and decodes m's sender data (RFC 9420 section
+// 6.3.2), whose encoded SenderDataAAD is aad.
+func (pc *ProtectionContext) openSenderData(e *expander, m *PrivateMessage, aad []byte) (SenderData, error) {
+	var sd SenderData
+	key, nonce, err := pc.senderDataKeyNonce(e, m.Ciphertext)
 	if err != nil {
-		return nil, err
-	}
-	aad, err := m.SenderDataAAD().MarshalBinary()
-	if err != nil {
-		return nil, err
+		return sd, err
 	}
 	plaintext, err := pc.suite.Open(key, nonce, aad, m.EncryptedSenderData)
 	clear(key)
 	clear(nonce)
 	if err != nil {
-		return nil, ErrDecryption
+		return sd, ErrDecryption
 	}
-	sd := new(SenderData)
-	if err := sd.UnmarshalBinary(plaintext); err != nil {
-		return nil, err
+	err = sd.UnmarshalBinary(plaintext)
+	return sd, err
+}
+
+// senderDataKeyNonce is SenderDataKeyNonce with the context's prepared
+// sender_data_secret, computed with e into e.keyBuf.
+func (pc *ProtectionContext) senderDataKeyNonce(e *expander, ciphertext []byte) (key, nonce []byte, err error) {
+	e.loadKey(&pc.senderDataKey)
+	return e.keyNonce(pc.keyBuf(e), senderDataSample(pc.suite, ciphertext))
+}
+
+// keyBuf returns e's buffer for one AEAD key and nonce.
+func (pc *ProtectionContext) keyBuf(e *expander) []byte {
+	return e.keyBuf(pc.suite.AEADKeySize() + pc.suite.AEADNonceSize())
+}
+
+// zeroBlock is a source of padding.
+var zeroBlock [512]byte
+
+// addZeros appends n zero bytes to b.
+func addZeros(b *codec.Builder, n int) {
+	for n > 0 {
+		k := min(n, len(zeroBlock))
+		b.AddRaw(zeroBlock[:k])
+		n -= k
 	}
-	return sd, nil
 }

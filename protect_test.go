@@ -744,6 +744,7 @@ func frBench(b *testing.B, id ciphersuite.ID, protect, unprotect bool) {
 		}
 	}
 	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
 		var m *PrivateMessage
