@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/arbormls/mls/ciphersuite"
 	"github.com/arbormls/mls/internal/codec"
@@ -181,11 +182,11 @@ func (pc *ProtectionContext) Sign(signer *ciphersuite.SigningKey, wireFormat Wir
 	default:
 		return nil, fmt.Errorf("mls: content cannot be framed as %v", wireFormat)
 	}
-	tbs, err := pc.tbs(content, wireFormat)
-	if err != nil {
-		return nil, err
-	}
-	sig, err := pc.suite.SignWithLabel(signer, "FramedContentTBS", tbs)
+	var sig []byte
+	err := pc.withTBS(content, wireFormat, func(tbs []byte) (err error) {
+		sig, err = pc.suite.SignWithLabel(signer, "FramedContentTBS", tbs)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -196,14 +197,61 @@ func (pc *ProtectionContext) Sign(signer *ciphersuite.SigningKey, wireFormat Wir
 // extra more bytes, so that a large application message is not copied
 // again as the buffer grows.
 func (pc *ProtectionContext) tbsBuilder(c *FramedContent, extra int) *codec.Builder {
-	return codec.NewBuilder(len(pc.gcBytes) + len(c.GroupID) + len(c.AuthenticatedData) + len(c.ApplicationData) + 256 + extra)
+	return codec.NewBuilder(pc.tbsSize(c, extra))
 }
 
-// tbs returns the FramedContentTBS of c sent as wireFormat in this epoch.
-func (pc *ProtectionContext) tbs(c *FramedContent, wireFormat WireFormat) ([]byte, error) {
-	b := pc.tbsBuilder(c, 0)
+func (pc *ProtectionContext) tbsSize(c *FramedContent, extra int) int {
+	return len(pc.gcBytes) + len(c.GroupID) + len(c.AuthenticatedData) + len(c.ApplicationData) + 256 + extra
+}
+
+// withTBS calls f with the FramedContentTBS of c sent as wireFormat in
+// this epoch, encoded in a pooled buffer that f must not keep (signing and
+// verifying only read it).
+func (pc *ProtectionContext) withTBS(c *FramedContent, wireFormat WireFormat, f func(tbs []byte) error) error {
+	sc := getScratch(pc.tbsSize(c, 0))
+	b := codec.NewBuilderOn(sc.buf)
 	c.marshalTBS(b, wireFormat, pc.gcBytes)
-	return b.Bytes()
+	tbs, err := b.Bytes()
+	if err != nil {
+		return err
+	}
+	err = f(tbs)
+	sc.put(tbs)
+	return err
+}
+
+// scratch is a buffer for an encoding that lives only during one call: a
+// FramedContentTBS while it is signed or verified, a PrivateMessage's
+// plaintext while it is encrypted. Pooling them spares each message side
+// one or two fresh allocations of the message's size.
+type scratch struct{ buf []byte }
+
+var scratchPool sync.Pool
+
+// maxPooledScratch keeps the encoding of a large commit out of the pool.
+const maxPooledScratch = 1 << 16
+
+// getScratch returns a scratch buffer of capacity n or more.
+func getScratch(n int) *scratch {
+	sc, _ := scratchPool.Get().(*scratch)
+	if sc == nil {
+		sc = new(scratch)
+	}
+	if cap(sc.buf) < n {
+		sc.buf = make([]byte, 0, n)
+	}
+	return sc
+}
+
+// put zeroes used, what the buffer held last (it may be application
+// data), and returns the buffer to the pool.
+func (sc *scratch) put(used []byte) {
+	clear(used)
+	if cap(used) > maxPooledScratch {
+		return
+	}
+	sc.buf = used[:0]
+	scratchPool.Put(sc)
 }
 
 // checkOutgoing checks an AuthenticatedContent about to be protected as
@@ -398,7 +446,8 @@ func (pc *ProtectionContext) ProtectPrivate(ac *AuthenticatedContent, padBlock i
 	}
 
 	// PrivateMessageContent: the content, its auth data, then zero bytes.
-	b := codec.NewBuilder(len(c.ApplicationData) + len(ac.Auth.Signature) + 256 + padBlock)
+	sc := getScratch(len(c.ApplicationData) + len(ac.Auth.Signature) + 256 + padBlock)
+	b := codec.NewBuilderOn(sc.buf)
 	marshalContentBody(b, c.ContentType, c.ApplicationData, c.Proposal, c.Commit)
 	ac.Auth.marshal(b, c.ContentType)
 	if padBlock > 1 {
@@ -433,6 +482,7 @@ func (pc *ProtectionContext) ProtectPrivate(ac *AuthenticatedContent, padBlock i
 	m.Ciphertext, err = pc.suite.Seal(key, nonce, aad, plaintext)
 	clear(key)
 	clear(nonce)
+	sc.put(plaintext)
 	if err != nil {
 		return nil, err
 	}
@@ -524,11 +574,10 @@ func (pc *ProtectionContext) UnprotectPrivate(m *PrivateMessage, memberKey Membe
 		},
 		Auth: pmc.Auth,
 	}
-	tbs, err := pc.tbs(&ac.Content, WireFormatPrivateMessage)
+	err = pc.withTBS(&ac.Content, WireFormatPrivateMessage, func(tbs []byte) error {
+		return pc.verify(pub, tbs, ac.Auth.Signature)
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := pc.verify(pub, tbs, ac.Auth.Signature); err != nil {
 		return nil, err
 	}
 	if err := pc.tree.ConsumeKey(sd.LeafIndex, rt, sd.Generation); err != nil {
