@@ -220,9 +220,20 @@ func (pc *ProtectionContext) withTBS(c *FramedContent, wireFormat WireFormat, f 
 	return err
 }
 
+// pooledAADs encodes m's PrivateContentAAD, whose first sdAADLen bytes are
+// its SenderDataAAD, in a scratch buffer with room for a SenderData after
+// it. The caller puts the buffer back.
+func (m *PrivateMessage) pooledAADs() (sc *scratch, aad []byte, sdAADLen int, err error) {
+	sc = getScratch(len(m.GroupID) + len(m.AuthenticatedData) + 32 + senderDataSize)
+	b := codec.NewBuilderOn(sc.buf)
+	sdAADLen = m.marshalAADs(b)
+	aad, err = b.Bytes()
+	return sc, aad, sdAADLen, err
+}
+
 // scratch is a buffer for an encoding that lives only during one call: a
 // FramedContentTBS while it is signed or verified, a PrivateMessage's
-// plaintext while it is encrypted. Pooling them spares each message side
+// plaintext while it is encrypted, its AADs. Pooling them spares each message side
 // one or two fresh allocations of the message's size.
 type scratch struct{ buf []byte }
 
@@ -461,9 +472,7 @@ func (pc *ProtectionContext) ProtectPrivate(ac *AuthenticatedContent, padBlock i
 	}
 	m := &PrivateMessage{GroupID: c.GroupID, Epoch: c.Epoch, ContentType: c.ContentType, AuthenticatedData: c.AuthenticatedData}
 	// One buffer holds both AADs, and then the SenderData.
-	ab := codec.NewBuilder(len(m.GroupID) + len(m.AuthenticatedData) + 32 + senderDataSize)
-	sdAADLen := m.marshalAADs(ab)
-	aad, err := ab.Bytes()
+	asc, aad, sdAADLen, err := m.pooledAADs()
 	if err != nil {
 		return nil, err
 	}
@@ -491,8 +500,9 @@ func (pc *ProtectionContext) ProtectPrivate(ac *AuthenticatedContent, padBlock i
 	if err != nil {
 		return nil, err
 	}
-	sdBytes := sd.appendBinary(aad[len(aad):]) // in the spare capacity
-	m.EncryptedSenderData, err = pc.suite.Seal(sdKey, sdNonce, aad[:sdAADLen], sdBytes)
+	aadSD := sd.appendBinary(aad)
+	defer asc.put(aadSD)
+	m.EncryptedSenderData, err = pc.suite.Seal(sdKey, sdNonce, aad[:sdAADLen], aadSD[len(aad):])
 	clear(sdKey)
 	clear(sdNonce)
 	if err != nil {
@@ -526,12 +536,11 @@ func (pc *ProtectionContext) UnprotectPrivate(m *PrivateMessage, memberKey Membe
 	if memberKey == nil {
 		return nil, errors.New("mls: no member key lookup to check a PrivateMessage")
 	}
-	ab := codec.NewBuilder(len(m.GroupID) + len(m.AuthenticatedData) + 32)
-	sdAADLen := m.marshalAADs(ab)
-	aad, err := ab.Bytes()
+	asc, aad, sdAADLen, err := m.pooledAADs()
 	if err != nil {
 		return nil, err
 	}
+	defer asc.put(aad)
 	// e holds the sender data key and lends its buffer to the keys.
 	e := getExpander(pc.suite, pc.kdf)
 	defer e.release()
