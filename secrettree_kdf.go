@@ -24,7 +24,6 @@ import (
 
 // kdfHash is the hash function of an HKDF, with a pool of expanders.
 type kdfHash struct {
-	new       func() hash.Hash
 	size      int
 	blockSize int
 	pool      sync.Pool // of *expander
@@ -47,7 +46,7 @@ func newKDFHash(f func() hash.Hash) *kdfHash {
 	}); !ok {
 		return nil
 	}
-	k := &kdfHash{new: f, size: h.Size(), blockSize: h.BlockSize()}
+	k := &kdfHash{size: h.Size(), blockSize: h.BlockSize()}
 	k.pool.New = func() any { return &expander{h: k, inner: f(), outer: f()} }
 	return k
 }
