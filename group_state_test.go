@@ -612,10 +612,11 @@ func TestGroupStateCoversFields(t *testing.T) {
 		{nextEpoch{}, "tree gc gcBytes secrets interim tag change reinit"},
 		{EpochChange{}, "Epoch Committer CommitterLeaf Added Removed Updated RemovedSelf PSKs GroupContextExtensions ReInit"},
 		{EpochSecrets{}, "suite joinerSecret welcomeSecret senderDataSecret encryptionSecret exporterSecret externalSecret confirmationKey membershipKey resumptionPSK epochAuthenticator initSecret"},
-		// gc is decoded from gcBytes.
-		{ProtectionContext{}, "suite gc gcBytes membershipKey senderDataSecret tree"},
-		// mu, maxForward and maxSkipped are not state.
-		{SecretTree{}, "mu suite leafCount maxForward maxSkipped nodes leafSecrets"},
+		// gc is decoded from gcBytes; kdf follows from suite,
+		// senderDataKey from senderDataSecret.
+		{ProtectionContext{}, "suite gc gcBytes membershipKey senderDataSecret tree kdf senderDataKey"},
+		// mu, maxForward and maxSkipped are not state; kdf follows from suite.
+		{SecretTree{}, "mu suite kdf leafCount maxForward maxSkipped nodes leafSecrets"},
 		{ratchet{}, "secret next floor skipped"},
 		{treePrivate{}, "self leaf nodes"},
 	} {

@@ -1,6 +1,7 @@
 package mls
 
 import (
+	"encoding/binary"
 	"errors"
 
 	"github.com/arbormls/mls/internal/codec"
@@ -72,7 +73,19 @@ func (c *PrivateMessageContent) marshal(b *codec.Builder) {
 // unmarshal reads the content of type c.ContentType and takes every byte
 // left as padding, which must be zero (RFC 9420 section 6.3.1).
 func (c *PrivateMessageContent) unmarshal(r *codec.Reader) {
-	unmarshalContentBody(r, c.ContentType, &c.ApplicationData, &c.Proposal, &c.Commit)
+	c.read(r, false)
+	r.ReadRaw(c.Padding)
+}
+
+// read is unmarshal but for consuming the padding, which it checks and
+// counts. With inPlace, application data is not copied: it stays in r's
+// input.
+func (c *PrivateMessageContent) read(r *codec.Reader, inPlace bool) {
+	if inPlace && c.ContentType == ContentTypeApplication {
+		c.ApplicationData = r.ReadVector().Remaining()
+	} else {
+		unmarshalContentBody(r, c.ContentType, &c.ApplicationData, &c.Proposal, &c.Commit)
+	}
 	c.Auth.unmarshal(r, c.ContentType)
 	if r.Err() != nil {
 		return
@@ -86,7 +99,6 @@ func (c *PrivateMessageContent) unmarshal(r *codec.Reader) {
 		return
 	}
 	c.Padding = r.Len()
-	r.ReadRaw(c.Padding)
 }
 
 // MarshalBinary returns the encoding of c, padding included.
@@ -100,6 +112,19 @@ func (c *PrivateMessageContent) UnmarshalWithContentType(data []byte, ct Content
 	return decode("PrivateMessageContent", data, c)
 }
 
+// unmarshalPlaintext is UnmarshalWithContentType for a plaintext just
+// decrypted, which c may keep: application data, the one large field,
+// stays in data instead of being copied, and so does the padding.
+func (c *PrivateMessageContent) unmarshalPlaintext(data []byte, ct ContentType) error {
+	*c = PrivateMessageContent{ContentType: ct}
+	r := codec.NewReader(data)
+	c.read(r, true)
+	if err := r.Err(); err != nil {
+		return &decodeError{typ: "PrivateMessageContent", err: err}
+	}
+	return nil
+}
+
 // SenderData is the plaintext of PrivateMessage.EncryptedSenderData (RFC
 // 9420 section 6.3.2): which member sent the message, with which generation
 // of its ratchet, and the reuse guard XORed into the nonce.
@@ -109,10 +134,20 @@ type SenderData struct {
 	ReuseGuard [4]byte
 }
 
+// senderDataSize is the size of an encoded SenderData.
+const senderDataSize = 12
+
 func (s *SenderData) marshal(b *codec.Builder) {
 	b.AddUint32(uint32(s.LeafIndex))
 	b.AddUint32(s.Generation)
 	b.AddRaw(s.ReuseGuard[:])
+}
+
+// appendBinary appends the encoding of s to dst, as marshal writes it.
+func (s *SenderData) appendBinary(dst []byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(s.LeafIndex))
+	dst = binary.BigEndian.AppendUint32(dst, s.Generation)
+	return append(dst, s.ReuseGuard[:]...)
 }
 
 func (s *SenderData) unmarshal(r *codec.Reader) {
@@ -126,7 +161,21 @@ func (s *SenderData) unmarshal(r *codec.Reader) {
 func (s *SenderData) MarshalBinary() ([]byte, error) { return encode(s) }
 
 // UnmarshalBinary decodes s from data, which must hold exactly one SenderData.
-func (s *SenderData) UnmarshalBinary(data []byte) error { return decode("SenderData", data, s) }
+func (s *SenderData) UnmarshalBinary(data []byte) error {
+	if len(data) != senderDataSize {
+		// Fails, with the decoder's error. Decoding into d rather than s
+		// keeps a caller's SenderData on the stack.
+		var d SenderData
+		err := decode("SenderData", data, &d)
+		*s = d
+		return err
+	}
+	// Every receiver decodes one per message: without a Reader.
+	s.LeafIndex = LeafIndex(binary.BigEndian.Uint32(data))
+	s.Generation = binary.BigEndian.Uint32(data[4:])
+	s.ReuseGuard = [4]byte(data[8:])
+	return nil
+}
 
 // SenderDataAAD is the additional authenticated data of the sender data
 // encryption: the first three fields of the PrivateMessage (RFC 9420
@@ -187,6 +236,19 @@ func (a *PrivateContentAAD) MarshalBinary() ([]byte, error) { return encode(a) }
 // PrivateContentAAD.
 func (a *PrivateContentAAD) UnmarshalBinary(data []byte) error {
 	return decode("PrivateContentAAD", data, a)
+}
+
+// marshalAADs writes m's PrivateContentAAD and returns the length of its
+// prefix that is m's SenderDataAAD: the sender data AAD is the content AAD
+// without authenticated_data (RFC 9420 sections 6.3.1 and 6.3.2), so one
+// encoding serves both.
+func (m *PrivateMessage) marshalAADs(b *codec.Builder) int {
+	start := b.Len()
+	sd := SenderDataAAD{GroupID: m.GroupID, Epoch: m.Epoch, ContentType: m.ContentType}
+	sd.marshal(b)
+	n := b.Len() - start
+	b.AddOpaque(m.AuthenticatedData)
+	return n
 }
 
 // SenderDataAAD returns the AAD of m's sender data encryption.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/arbormls/mls/ciphersuite"
 	"github.com/arbormls/mls/internal/codec"
@@ -77,6 +78,10 @@ type ProtectionContext struct {
 	membershipKey    []byte
 	senderDataSecret []byte
 	tree             *SecretTree
+	kdf              *kdfHash // kdfHashOf(suite)
+	// senderDataKey is senderDataSecret prepared once as the key of the
+	// sender data key and nonce derivations of every message.
+	senderDataKey hmacKey
 }
 
 // NewProtectionContext returns the protection context of the epoch whose
@@ -110,6 +115,10 @@ func NewProtectionContext(gc *GroupContext, membershipKey, senderDataSecret []by
 	if tree != nil && tree.suite.ID() != s.ID() {
 		return nil, fmt.Errorf("mls: secret tree of suite %v for a group of suite %v", tree.suite.ID(), s.ID())
 	}
+	pc.kdf = kdfHashOf(s)
+	if senderDataSecret != nil {
+		pc.senderDataKey = newHMACKey(s, pc.kdf, senderDataSecret)
+	}
 	return pc, nil
 }
 
@@ -118,6 +127,7 @@ func NewProtectionContext(gc *GroupContext, membershipKey, senderDataSecret []by
 // fails afterwards.
 func (pc *ProtectionContext) Erase() {
 	erase(&pc.membershipKey, &pc.senderDataSecret)
+	pc.senderDataKey.erase()
 	if pc.tree != nil {
 		pc.tree.Erase()
 	}
@@ -172,11 +182,11 @@ func (pc *ProtectionContext) Sign(signer *ciphersuite.SigningKey, wireFormat Wir
 	default:
 		return nil, fmt.Errorf("mls: content cannot be framed as %v", wireFormat)
 	}
-	tbs, err := pc.tbs(content, wireFormat)
-	if err != nil {
-		return nil, err
-	}
-	sig, err := pc.suite.SignWithLabel(signer, "FramedContentTBS", tbs)
+	var sig []byte
+	err := pc.withTBS(content, wireFormat, func(tbs []byte) (err error) {
+		sig, err = pc.suite.SignWithLabel(signer, "FramedContentTBS", tbs)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -187,14 +197,72 @@ func (pc *ProtectionContext) Sign(signer *ciphersuite.SigningKey, wireFormat Wir
 // extra more bytes, so that a large application message is not copied
 // again as the buffer grows.
 func (pc *ProtectionContext) tbsBuilder(c *FramedContent, extra int) *codec.Builder {
-	return codec.NewBuilder(len(pc.gcBytes) + len(c.GroupID) + len(c.AuthenticatedData) + len(c.ApplicationData) + 256 + extra)
+	return codec.NewBuilder(pc.tbsSize(c, extra))
 }
 
-// tbs returns the FramedContentTBS of c sent as wireFormat in this epoch.
-func (pc *ProtectionContext) tbs(c *FramedContent, wireFormat WireFormat) ([]byte, error) {
-	b := pc.tbsBuilder(c, 0)
+func (pc *ProtectionContext) tbsSize(c *FramedContent, extra int) int {
+	return len(pc.gcBytes) + len(c.GroupID) + len(c.AuthenticatedData) + len(c.ApplicationData) + 256 + extra
+}
+
+// withTBS calls f with the FramedContentTBS of c sent as wireFormat in
+// this epoch, encoded in a pooled buffer that f must not keep (signing and
+// verifying only read it).
+func (pc *ProtectionContext) withTBS(c *FramedContent, wireFormat WireFormat, f func(tbs []byte) error) error {
+	sc := getScratch(pc.tbsSize(c, 0))
+	b := codec.NewBuilderOn(sc.buf)
 	c.marshalTBS(b, wireFormat, pc.gcBytes)
-	return b.Bytes()
+	tbs, err := b.Bytes()
+	if err != nil {
+		return err
+	}
+	err = f(tbs)
+	sc.put(tbs)
+	return err
+}
+
+// pooledAADs encodes m's PrivateContentAAD, whose first sdAADLen bytes are
+// its SenderDataAAD, in a scratch buffer with room for a SenderData after
+// it. The caller puts the buffer back.
+func (m *PrivateMessage) pooledAADs() (sc *scratch, aad []byte, sdAADLen int, err error) {
+	sc = getScratch(len(m.GroupID) + len(m.AuthenticatedData) + 32 + senderDataSize)
+	b := codec.NewBuilderOn(sc.buf)
+	sdAADLen = m.marshalAADs(b)
+	aad, err = b.Bytes()
+	return sc, aad, sdAADLen, err
+}
+
+// scratch is a buffer for an encoding that lives only during one call: a
+// FramedContentTBS while it is signed or verified, a PrivateMessage's
+// plaintext while it is encrypted, its AADs. Pooling them spares each message side
+// one or two fresh allocations of the message's size.
+type scratch struct{ buf []byte }
+
+var scratchPool sync.Pool
+
+// maxPooledScratch keeps the encoding of a large commit out of the pool.
+const maxPooledScratch = 1 << 16
+
+// getScratch returns a scratch buffer of capacity n or more.
+func getScratch(n int) *scratch {
+	sc, _ := scratchPool.Get().(*scratch)
+	if sc == nil {
+		sc = new(scratch)
+	}
+	if cap(sc.buf) < n {
+		sc.buf = make([]byte, 0, n)
+	}
+	return sc
+}
+
+// put zeroes used, what the buffer held last (it may be application
+// data), and returns the buffer to the pool.
+func (sc *scratch) put(used []byte) {
+	clear(used)
+	if cap(used) > maxPooledScratch {
+		return
+	}
+	sc.buf = used[:0]
+	scratchPool.Put(sc)
 }
 
 // checkOutgoing checks an AuthenticatedContent about to be protected as
@@ -389,12 +457,13 @@ func (pc *ProtectionContext) ProtectPrivate(ac *AuthenticatedContent, padBlock i
 	}
 
 	// PrivateMessageContent: the content, its auth data, then zero bytes.
-	b := codec.NewBuilder(len(c.ApplicationData) + len(ac.Auth.Signature) + 256 + padBlock)
+	sc := getScratch(len(c.ApplicationData) + len(ac.Auth.Signature) + 256 + padBlock)
+	b := codec.NewBuilderOn(sc.buf)
 	marshalContentBody(b, c.ContentType, c.ApplicationData, c.Proposal, c.Commit)
 	ac.Auth.marshal(b, c.ContentType)
 	if padBlock > 1 {
 		if r := b.Len() % padBlock; r != 0 {
-			b.AddRaw(make([]byte, padBlock-r))
+			addZeros(b, padBlock-r)
 		}
 	}
 	plaintext, err := b.Bytes()
@@ -402,14 +471,18 @@ func (pc *ProtectionContext) ProtectPrivate(ac *AuthenticatedContent, padBlock i
 		return nil, err
 	}
 	m := &PrivateMessage{GroupID: c.GroupID, Epoch: c.Epoch, ContentType: c.ContentType, AuthenticatedData: c.AuthenticatedData}
-	aad, err := m.ContentAAD().MarshalBinary()
+	// One buffer holds both AADs, and then the SenderData.
+	asc, aad, sdAADLen, err := m.pooledAADs()
 	if err != nil {
 		return nil, err
 	}
 
+	// e holds the sender data key and lends its buffer to the keys.
+	e := getExpander(pc.suite, pc.kdf)
+	defer e.release()
 	sd := SenderData{LeafIndex: c.Sender.LeafIndex}
 	rand.Read(sd.ReuseGuard[:])
-	gen, key, nonce, err := pc.tree.NextKey(sd.LeafIndex, ratchetFor(c.ContentType))
+	gen, key, nonce, err := pc.tree.nextKey(sd.LeafIndex, ratchetFor(c.ContentType), pc.keyBuf(e))
 	if err != nil {
 		return nil, err
 	}
@@ -418,23 +491,18 @@ func (pc *ProtectionContext) ProtectPrivate(ac *AuthenticatedContent, padBlock i
 	m.Ciphertext, err = pc.suite.Seal(key, nonce, aad, plaintext)
 	clear(key)
 	clear(nonce)
+	sc.put(plaintext)
 	if err != nil {
 		return nil, err
 	}
 
-	sdBytes, err := sd.MarshalBinary()
+	sdKey, sdNonce, err := pc.senderDataKeyNonce(e, m.Ciphertext)
 	if err != nil {
 		return nil, err
 	}
-	sdAAD, err := m.SenderDataAAD().MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	sdKey, sdNonce, err := SenderDataKeyNonce(pc.suite, pc.senderDataSecret, m.Ciphertext)
-	if err != nil {
-		return nil, err
-	}
-	m.EncryptedSenderData, err = pc.suite.Seal(sdKey, sdNonce, sdAAD, sdBytes)
+	aadSD := sd.appendBinary(aad)
+	defer asc.put(aadSD)
+	m.EncryptedSenderData, err = pc.suite.Seal(sdKey, sdNonce, aad[:sdAADLen], aadSD[len(aad):])
 	clear(sdKey)
 	clear(sdNonce)
 	if err != nil {
@@ -468,7 +536,15 @@ func (pc *ProtectionContext) UnprotectPrivate(m *PrivateMessage, memberKey Membe
 	if memberKey == nil {
 		return nil, errors.New("mls: no member key lookup to check a PrivateMessage")
 	}
-	sd, err := pc.openSenderData(m)
+	asc, aad, sdAADLen, err := m.pooledAADs()
+	if err != nil {
+		return nil, err
+	}
+	defer asc.put(aad)
+	// e holds the sender data key and lends its buffer to the keys.
+	e := getExpander(pc.suite, pc.kdf)
+	defer e.release()
+	sd, err := pc.openSenderData(e, m, aad[:sdAADLen])
 	if err != nil {
 		return nil, err
 	}
@@ -478,15 +554,11 @@ func (pc *ProtectionContext) UnprotectPrivate(m *PrivateMessage, memberKey Membe
 	}
 
 	rt := ratchetFor(m.ContentType)
-	key, nonce, err := pc.tree.PeekKey(sd.LeafIndex, rt, sd.Generation)
+	key, nonce, err := pc.tree.peekKey(sd.LeafIndex, rt, sd.Generation, pc.keyBuf(e))
 	if err != nil {
 		return nil, err
 	}
 	applyReuseGuard(nonce, sd.ReuseGuard)
-	aad, err := m.ContentAAD().MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
 	plaintext, err := pc.suite.Open(key, nonce, aad, m.Ciphertext)
 	clear(key)
 	clear(nonce)
@@ -494,7 +566,7 @@ func (pc *ProtectionContext) UnprotectPrivate(m *PrivateMessage, memberKey Membe
 		return nil, ErrDecryption
 	}
 	var pmc PrivateMessageContent
-	if err := pmc.UnmarshalWithContentType(plaintext, m.ContentType); err != nil {
+	if err := pmc.unmarshalPlaintext(plaintext, m.ContentType); err != nil {
 		return nil, err
 	}
 	ac := &AuthenticatedContent{
@@ -511,11 +583,10 @@ func (pc *ProtectionContext) UnprotectPrivate(m *PrivateMessage, memberKey Membe
 		},
 		Auth: pmc.Auth,
 	}
-	tbs, err := pc.tbs(&ac.Content, WireFormatPrivateMessage)
+	err = pc.withTBS(&ac.Content, WireFormatPrivateMessage, func(tbs []byte) error {
+		return pc.verify(pub, tbs, ac.Auth.Signature)
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := pc.verify(pub, tbs, ac.Auth.Signature); err != nil {
 		return nil, err
 	}
 	if err := pc.tree.ConsumeKey(sd.LeafIndex, rt, sd.Generation); err != nil {
@@ -524,25 +595,44 @@ func (pc *ProtectionContext) UnprotectPrivate(m *PrivateMessage, memberKey Membe
 	return ac, nil
 }
 
-// openSenderData decrypts and decodes m's sender data (RFC 9420 section 6.3.2).
-func (pc *ProtectionContext) openSenderData(m *PrivateMessage) (*SenderData, error) {
-	key, nonce, err := SenderDataKeyNonce(pc.suite, pc.senderDataSecret, m.Ciphertext)
+// openSenderData decrypts and decodes m's sender data (RFC 9420 section
+// 6.3.2), whose encoded SenderDataAAD is aad.
+func (pc *ProtectionContext) openSenderData(e *expander, m *PrivateMessage, aad []byte) (SenderData, error) {
+	var sd SenderData
+	key, nonce, err := pc.senderDataKeyNonce(e, m.Ciphertext)
 	if err != nil {
-		return nil, err
-	}
-	aad, err := m.SenderDataAAD().MarshalBinary()
-	if err != nil {
-		return nil, err
+		return sd, err
 	}
 	plaintext, err := pc.suite.Open(key, nonce, aad, m.EncryptedSenderData)
 	clear(key)
 	clear(nonce)
 	if err != nil {
-		return nil, ErrDecryption
+		return sd, ErrDecryption
 	}
-	sd := new(SenderData)
-	if err := sd.UnmarshalBinary(plaintext); err != nil {
-		return nil, err
+	err = sd.UnmarshalBinary(plaintext)
+	return sd, err
+}
+
+// senderDataKeyNonce is SenderDataKeyNonce with the context's prepared
+// sender_data_secret, computed with e into e.keyBuf.
+func (pc *ProtectionContext) senderDataKeyNonce(e *expander, ciphertext []byte) (key, nonce []byte, err error) {
+	e.loadKey(&pc.senderDataKey)
+	return e.keyNonce(pc.keyBuf(e), senderDataSample(pc.suite, ciphertext))
+}
+
+// keyBuf returns e's buffer for one AEAD key and nonce.
+func (pc *ProtectionContext) keyBuf(e *expander) []byte {
+	return e.keyBuf(pc.suite.AEADKeySize() + pc.suite.AEADNonceSize())
+}
+
+// zeroBlock is a source of padding.
+var zeroBlock [512]byte
+
+// addZeros appends n zero bytes to b.
+func addZeros(b *codec.Builder, n int) {
+	for n > 0 {
+		k := min(n, len(zeroBlock))
+		b.AddRaw(zeroBlock[:k])
+		n -= k
 	}
-	return sd, nil
 }

@@ -744,6 +744,7 @@ func frBench(b *testing.B, id ciphersuite.ID, protect, unprotect bool) {
 		}
 	}
 	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
 		var m *PrivateMessage
@@ -794,6 +795,20 @@ func TestUnprotectConcurrentReplay(t *testing.T) {
 		}
 		if accepted != 1 {
 			t.Fatalf("message accepted %d times", accepted)
+		}
+	}
+}
+
+// TestScratchZeroed checks that a pooled encoding buffer (it may hold
+// application data) is zeroed when it goes back to the pool, and that a
+// buffer too large to keep is zeroed all the same.
+func TestScratchZeroed(t *testing.T) {
+	for _, n := range []int{16, maxPooledScratch + 1} {
+		sc := getScratch(n)
+		used := append(sc.buf, bytes.Repeat([]byte("secret"), n/6+1)...)
+		sc.put(used)
+		if !isZeroBytes(used) {
+			t.Errorf("%d bytes: not zeroed", len(used))
 		}
 	}
 }

@@ -79,6 +79,7 @@ const maxLeafCount = 1 << 31
 type SecretTree struct {
 	mu          sync.Mutex
 	suite       *ciphersuite.Suite
+	kdf         *kdfHash // kdfHashOf(suite)
 	leafCount   uint32
 	maxForward  uint32
 	maxSkipped  int
@@ -121,6 +122,7 @@ func NewSecretTree(s *ciphersuite.Suite, encryptionSecret []byte, leafCount uint
 	n := uint32(1) << bits.Len32(leafCount-1)
 	t := &SecretTree{
 		suite:       s,
+		kdf:         kdfHashOf(s),
 		leafCount:   n,
 		maxForward:  cfg.MaxForwardDistance,
 		maxSkipped:  max(cfg.MaxSkippedKeys, 0),
@@ -144,14 +146,22 @@ func (t *SecretTree) LeafCount() uint32 { return t.leafCount }
 // are never handed out again. The caller owns key and nonce and should zero
 // them after use.
 func (t *SecretTree) NextKey(leaf LeafIndex, rt RatchetType) (generation uint32, key, nonce []byte, err error) {
+	return t.nextKey(leaf, rt, nil)
+}
+
+// nextKey is NextKey with key and nonce written to mem when it has room
+// for both (see keyNonce).
+func (t *SecretTree) nextKey(leaf LeafIndex, rt RatchetType, mem []byte) (generation uint32, key, nonce []byte, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	r, err := t.ratchet(leaf, rt)
+	e := t.expander()
+	defer e.release()
+	r, err := t.ratchet(e, leaf, rt)
 	if err != nil {
 		return 0, nil, nil, err
 	}
 	generation = uint32(r.next)
-	key, nonce, err = r.step(t.suite)
+	key, nonce, err = r.step(e, mem)
 	return generation, key, nonce, err
 }
 
@@ -168,11 +178,13 @@ func (t *SecretTree) NextKey(leaf LeafIndex, rt RatchetType) (generation uint32,
 func (t *SecretTree) Key(leaf LeafIndex, rt RatchetType, generation uint32) (key, nonce []byte, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	r, err := t.ratchet(leaf, rt)
+	e := t.expander()
+	defer e.release()
+	r, err := t.ratchet(e, leaf, rt)
 	if err != nil {
 		return nil, nil, err
 	}
-	return t.consume(r, generation, true)
+	return t.consume(e, r, generation, true)
 }
 
 // PeekKey returns the key and nonce of generation of leaf's ratchet without
@@ -181,9 +193,17 @@ func (t *SecretTree) Key(leaf LeafIndex, rt RatchetType, generation uint32) (key
 // caller consumes the generation with ConsumeKey. The caller owns key and
 // nonce and should zero them after use.
 func (t *SecretTree) PeekKey(leaf LeafIndex, rt RatchetType, generation uint32) (key, nonce []byte, err error) {
+	return t.peekKey(leaf, rt, generation, nil)
+}
+
+// peekKey is PeekKey with key and nonce written to mem when it has room
+// for both (see keyNonce).
+func (t *SecretTree) peekKey(leaf LeafIndex, rt RatchetType, generation uint32, mem []byte) (key, nonce []byte, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	r, err := t.ratchet(leaf, rt)
+	e := t.expander()
+	defer e.release()
+	r, err := t.ratchet(e, leaf, rt)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -194,7 +214,12 @@ func (t *SecretTree) PeekKey(leaf LeafIndex, rt RatchetType, generation uint32) 
 			return nil, nil, err
 		}
 		// Copies: ConsumeKey zeroes the kept ones.
-		return slices.Clone(r.skipped[i].key), slices.Clone(r.skipped[i].nonce), nil
+		k := r.skipped[i]
+		if cap(mem) < len(k.key)+len(k.nonce) {
+			mem = make([]byte, 0, len(k.key)+len(k.nonce))
+		}
+		mem = append(append(mem[:0], k.key...), k.nonce...)
+		return mem[:len(k.key):len(k.key)], mem[len(k.key):], nil
 	}
 	if err := t.checkForward(r, g); err != nil {
 		return nil, nil, err
@@ -204,10 +229,10 @@ func (t *SecretTree) PeekKey(leaf LeafIndex, rt RatchetType, generation uint32) 
 	}
 	// Walk a copy of the ratchet secret forward; the ratchet itself moves
 	// only in ConsumeKey.
-	s := t.suite
 	secret := r.secret
 	for j := r.next; j < g; j++ {
-		next, err := s.DeriveTreeSecret(secret, "secret", uint32(j), s.HashSize())
+		e.setKey(secret)
+		next, err := e.expand(nil, "secret", generationContext(uint32(j)), t.suite.HashSize())
 		if j > r.next {
 			clear(secret)
 		}
@@ -219,7 +244,8 @@ func (t *SecretTree) PeekKey(leaf LeafIndex, rt RatchetType, generation uint32) 
 	if g > r.next {
 		defer clear(secret)
 	}
-	return deriveKeyNonce(s, secret, generation)
+	e.setKey(secret)
+	return e.keyNonce(mem, generationContext(generation))
 }
 
 // ConsumeKey marks generation of leaf's ratchet as used, exactly as Key
@@ -229,11 +255,13 @@ func (t *SecretTree) PeekKey(leaf LeafIndex, rt RatchetType, generation uint32) 
 func (t *SecretTree) ConsumeKey(leaf LeafIndex, rt RatchetType, generation uint32) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	r, err := t.ratchet(leaf, rt)
+	e := t.expander()
+	defer e.release()
+	r, err := t.ratchet(e, leaf, rt)
 	if err != nil {
 		return err
 	}
-	_, _, err = t.consume(r, generation, false)
+	_, _, err = t.consume(e, r, generation, false)
 	return err
 }
 
@@ -249,7 +277,7 @@ func (t *SecretTree) checkForward(r *ratchet, g uint64) error {
 // consume uses up generation of r: a kept skipped key, or the ratchet moved
 // past it (keeping the keys it skips, within the window). The key and nonce
 // are derived and returned only if wantKey.
-func (t *SecretTree) consume(r *ratchet, generation uint32, wantKey bool) (key, nonce []byte, err error) {
+func (t *SecretTree) consume(e *expander, r *ratchet, generation uint32, wantKey bool) (key, nonce []byte, err error) {
 	g := uint64(generation)
 	if g < r.next {
 		i, err := r.findSkipped(generation)
@@ -272,14 +300,14 @@ func (t *SecretTree) consume(r *ratchet, generation uint32, wantKey bool) (key, 
 		if g-r.next > uint64(t.maxSkipped) {
 			// Out of the window anyway: ratchet the secret without
 			// deriving a key that would be dropped at once.
-			if err := r.advance(t.suite); err != nil {
+			if err := r.advance(e); err != nil {
 				return nil, nil, err
 			}
 			r.floor = r.next
 			continue
 		}
 		skippedGen := uint32(r.next)
-		k, n, err := r.step(t.suite)
+		k, n, err := r.step(e, nil)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -293,9 +321,9 @@ func (t *SecretTree) consume(r *ratchet, generation uint32, wantKey bool) (key, 
 		}
 	}
 	if !wantKey {
-		return nil, nil, r.advance(t.suite)
+		return nil, nil, r.advance(e)
 	}
-	return r.step(t.suite)
+	return r.step(e, nil)
 }
 
 // Erase zeroes every secret the tree still holds, as when its epoch is dropped.
@@ -321,9 +349,12 @@ func (t *SecretTree) String() string {
 // GoString keeps %#v from printing secrets.
 func (t *SecretTree) GoString() string { return t.String() }
 
+// expander returns an expander of the tree's suite; release it after use.
+func (t *SecretTree) expander() *expander { return getExpander(t.suite, t.kdf) }
+
 // ratchet returns leaf's ratchet of type rt, deriving the leaf secret (and
-// the node secrets above it) the first time the leaf is used.
-func (t *SecretTree) ratchet(leaf LeafIndex, rt RatchetType) (*ratchet, error) {
+// the node secrets above it, with e) the first time the leaf is used.
+func (t *SecretTree) ratchet(e *expander, leaf LeafIndex, rt RatchetType) (*ratchet, error) {
 	if rt != HandshakeRatchet && rt != ApplicationRatchet {
 		return nil, fmt.Errorf("mls: unknown ratchet type %d", uint8(rt))
 	}
@@ -333,7 +364,7 @@ func (t *SecretTree) ratchet(leaf LeafIndex, rt RatchetType) (*ratchet, error) {
 	lr, ok := t.leafSecrets[leaf]
 	if !ok {
 		var err error
-		if lr, err = t.startLeaf(leaf); err != nil {
+		if lr, err = t.startLeaf(e, leaf); err != nil {
 			return nil, err
 		}
 	}
@@ -346,8 +377,8 @@ func (t *SecretTree) ratchet(leaf LeafIndex, rt RatchetType) (*ratchet, error) {
 // startLeaf derives leaf's secret from its lowest ancestor still held,
 // deleting each parent as both its children are derived, then starts the
 // leaf's ratchets and deletes the leaf secret.
-func (t *SecretTree) startLeaf(leaf LeafIndex) (*leafRatchets, error) {
-	s := t.suite
+func (t *SecretTree) startLeaf(e *expander, leaf LeafIndex) (*leafRatchets, error) {
+	nh := t.suite.HashSize()
 	target := leaf.NodeIndex()
 	x := target
 	for {
@@ -364,11 +395,12 @@ func (t *SecretTree) startLeaf(leaf LeafIndex) (*leafRatchets, error) {
 		l, _ := treemath.Left(x)
 		r, _ := treemath.Right(x)
 		secret := t.nodes[x]
-		ls, err := s.ExpandWithLabel(secret, "tree", []byte("left"), s.HashSize())
+		e.setKey(secret)
+		ls, err := e.expand(nil, "tree", []byte("left"), nh)
 		if err != nil {
 			return nil, err
 		}
-		rs, err := s.ExpandWithLabel(secret, "tree", []byte("right"), s.HashSize())
+		rs, err := e.expand(nil, "tree", []byte("right"), nh)
 		if err != nil {
 			clear(ls)
 			return nil, err
@@ -383,11 +415,12 @@ func (t *SecretTree) startLeaf(leaf LeafIndex) (*leafRatchets, error) {
 		}
 	}
 	secret := t.nodes[target]
-	hs, err := s.DeriveSecret(secret, "handshake")
+	e.setKey(secret)
+	hs, err := e.expand(nil, "handshake", nil, nh)
 	if err != nil {
 		return nil, err
 	}
-	as, err := s.DeriveSecret(secret, "application")
+	as, err := e.expand(nil, "application", nil, nh)
 	if err != nil {
 		clear(hs)
 		return nil, err
@@ -400,15 +433,18 @@ func (t *SecretTree) startLeaf(leaf LeafIndex) (*leafRatchets, error) {
 }
 
 // step derives the key and nonce of generation r.next, then moves the
-// ratchet to the next generation, zeroing the consumed secret.
-func (r *ratchet) step(s *ciphersuite.Suite) (key, nonce []byte, err error) {
+// ratchet to the next generation, zeroing the consumed secret. The three
+// derivations share one keying of e. key and nonce are written to mem if
+// it has room for both (see keyNonce).
+func (r *ratchet) step(e *expander, mem []byte) (key, nonce []byte, err error) {
 	if r.secret == nil {
 		return nil, nil, errRatchetGone
 	}
-	if key, nonce, err = deriveKeyNonce(s, r.secret, uint32(r.next)); err != nil {
+	e.setKey(r.secret)
+	if key, nonce, err = e.keyNonce(mem, generationContext(uint32(r.next))); err != nil {
 		return nil, nil, err
 	}
-	if err = r.advance(s); err != nil {
+	if err = r.advanceKeyed(e); err != nil {
 		clear(key)
 		clear(nonce)
 		return nil, nil, err
@@ -417,15 +453,21 @@ func (r *ratchet) step(s *ciphersuite.Suite) (key, nonce []byte, err error) {
 }
 
 // advance replaces ratchet_secret_[j] with ratchet_secret_[j+1].
-func (r *ratchet) advance(s *ciphersuite.Suite) error {
+func (r *ratchet) advance(e *expander) error {
 	if r.secret == nil {
 		return errRatchetGone
 	}
+	e.setKey(r.secret)
+	return r.advanceKeyed(e)
+}
+
+// advanceKeyed is advance once e holds r.secret as its key.
+func (r *ratchet) advanceKeyed(e *expander) error {
 	g := uint32(r.next)
 	var next []byte
 	if g < math.MaxUint32 {
 		var err error
-		if next, err = s.DeriveTreeSecret(r.secret, "secret", g, s.HashSize()); err != nil {
+		if next, err = e.expand(nil, "secret", generationContext(g), e.s.HashSize()); err != nil {
 			return err
 		}
 	}
@@ -435,26 +477,40 @@ func (r *ratchet) advance(s *ciphersuite.Suite) error {
 	return nil
 }
 
-// deriveKeyNonce derives the key and nonce of generation from its ratchet
-// secret (RFC 9420 section 9.1: DeriveTreeSecret with the generation).
-func deriveKeyNonce(s *ciphersuite.Suite, secret []byte, generation uint32) (key, nonce []byte, err error) {
-	g := []byte{byte(generation >> 24), byte(generation >> 16), byte(generation >> 8), byte(generation)}
-	return expandKeyNonce(s, secret, g)
+// generationContext is the context of DeriveTreeSecret: the generation as
+// a big-endian uint32 (RFC 9420 section 9).
+func generationContext(generation uint32) []byte {
+	return []byte{byte(generation >> 24), byte(generation >> 16), byte(generation >> 8), byte(generation)}
 }
 
-// expandKeyNonce derives an AEAD key and nonce from secret:
+// keyNonce derives an AEAD key and nonce from the secret e holds:
 // ExpandWithLabel(secret, "key", context, Nk) and
 // ExpandWithLabel(secret, "nonce", context, Nn). The ratchets, the sender
-// data and the Welcome all derive theirs this way.
+// data and the Welcome all derive theirs this way. They are written to mem
+// if it has room for both (the caller then zeroes it), else to one new
+// allocation.
+func (e *expander) keyNonce(mem, context []byte) (key, nonce []byte, err error) {
+	nk, nn := e.s.AEADKeySize(), e.s.AEADNonceSize()
+	if cap(mem) < nk+nn {
+		mem = make([]byte, 0, nk+nn)
+	}
+	buf, err := e.expand(mem[:0], "key", context, nk)
+	if err == nil {
+		buf, err = e.expand(buf, "nonce", context, nn)
+	}
+	if err != nil {
+		clear(mem[:cap(mem)])
+		return nil, nil, err
+	}
+	return buf[:nk:nk], buf[nk:], nil
+}
+
+// expandKeyNonce is keyNonce keyed with secret.
 func expandKeyNonce(s *ciphersuite.Suite, secret, context []byte) (key, nonce []byte, err error) {
-	if key, err = s.ExpandWithLabel(secret, "key", context, s.AEADKeySize()); err != nil {
-		return nil, nil, err
-	}
-	if nonce, err = s.ExpandWithLabel(secret, "nonce", context, s.AEADNonceSize()); err != nil {
-		clear(key)
-		return nil, nil, err
-	}
-	return key, nonce, nil
+	e := getExpander(s, kdfHashOf(s))
+	defer e.release()
+	e.setKey(secret)
+	return e.keyNonce(nil, context)
 }
 
 // errRatchetGone is returned by a ratchet whose secret is gone: it used its
@@ -490,5 +546,10 @@ func (r *ratchet) erase() {
 // sender_data_secret and the content ciphertext, of which the first Nh bytes
 // (or all, if shorter) are the sample.
 func SenderDataKeyNonce(s *ciphersuite.Suite, senderDataSecret, ciphertext []byte) (key, nonce []byte, err error) {
-	return expandKeyNonce(s, senderDataSecret, ciphertext[:min(len(ciphertext), s.HashSize())])
+	return expandKeyNonce(s, senderDataSecret, senderDataSample(s, ciphertext))
+}
+
+// senderDataSample returns the ciphertext sample of RFC 9420 section 6.3.2.
+func senderDataSample(s *ciphersuite.Suite, ciphertext []byte) []byte {
+	return ciphertext[:min(len(ciphertext), s.HashSize())]
 }

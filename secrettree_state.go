@@ -69,7 +69,7 @@ func unmarshalSecretTreeState(r *codec.Reader, s *ciphersuite.Suite, cfg SecretT
 		r.SetError(fmt.Errorf("secret tree of %d leaves", n))
 		return nil
 	}
-	t := &SecretTree{suite: s, leafCount: n, nodes: map[treemath.NodeIndex][]byte{}, leafSecrets: map[LeafIndex]*leafRatchets{}}
+	t := &SecretTree{suite: s, kdf: kdfHashOf(s), leafCount: n, nodes: map[treemath.NodeIndex][]byte{}, leafSecrets: map[LeafIndex]*leafRatchets{}}
 	t.maxForward, t.maxSkipped = secretTreeBounds(cfg)
 	width := uint64(2*n - 1)
 	last := int64(-1)

@@ -40,6 +40,10 @@ type Builder struct {
 // NewBuilder returns a Builder whose buffer has the given initial capacity.
 func NewBuilder(capacity int) *Builder { return &Builder{buf: make([]byte, 0, capacity)} }
 
+// NewBuilderOn returns a Builder that appends to buf[:0], reusing its
+// storage (for a buffer kept from one encoding to the next).
+func NewBuilderOn(buf []byte) *Builder { return &Builder{buf: buf[:0]} }
+
 // Bytes returns the encoded bytes or the first error met while building.
 func (b *Builder) Bytes() ([]byte, error) {
 	if b.err != nil {

@@ -226,3 +226,14 @@ func FuzzOpaque(f *testing.F) {
 		}
 	})
 }
+
+func TestBuilderOn(t *testing.T) {
+	buf := make([]byte, 3, 16)
+	copy(buf, "old")
+	b := NewBuilderOn(buf)
+	b.AddOpaque([]byte("new"))
+	got, err := b.Bytes()
+	if err != nil || string(got) != "\x03new" || &got[0] != &buf[0] {
+		t.Errorf("got %q, %v, or another array", got, err)
+	}
+}
