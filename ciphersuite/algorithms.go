@@ -155,9 +155,10 @@ var (
 var (
 	sigEd25519 signatureScheme = &eddsaScheme{
 		label: "Ed25519", seedSize: ed25519.SeedSize, pubSize: ed25519.PublicKeySize,
-		fromSeed: func(seed []byte) []byte { return ed25519.NewKeyFromSeed(seed) },
-		signFn:   func(key, msg []byte) []byte { return ed25519.Sign(key, msg) },
-		verifyFn: ed25519Verifier(), // ed25519.Verify's answers, faster: see ed25519_verify.go
+		fromSeed:      func(seed []byte) []byte { return ed25519.NewKeyFromSeed(seed) },
+		signFn:        func(key, msg []byte) []byte { return ed25519.Sign(key, msg) },
+		verifyFn:      ed25519Verifier(), // ed25519.Verify's answers, faster: see ed25519_verify.go
+		verifyLabeled: ed25519LabeledVerifier(),
 	}
 	sigEd448 signatureScheme = &eddsaScheme{
 		label: "Ed448", seedSize: ed448.SeedSize, pubSize: ed448.PublicKeySize,

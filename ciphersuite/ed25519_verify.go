@@ -3,6 +3,7 @@ package ciphersuite
 import (
 	"crypto/ed25519"
 	"crypto/sha512"
+	"io"
 	"math/bits"
 	"sync"
 
@@ -51,22 +52,63 @@ func ed25519Verifier() func(pub, msg, sig []byte) bool {
 
 func stdlibVerifyEd25519(pub, msg, sig []byte) bool { return ed25519.Verify(pub, msg, sig) }
 
+// ed25519LabeledVerifier is verifyEd25519 on SignContent, streamed into
+// the hash; nil in FIPS 140-3 mode.
+func ed25519LabeledVerifier() func(pub []byte, msg labeledContent, sig []byte) (bool, error) {
+	if fipsMode {
+		return nil
+	}
+	return verifyEd25519Labeled
+}
+
 // verifyEd25519 reports whether sig is a valid Ed25519 signature of msg by
 // pub, with exactly the result of ed25519.Verify.
 func verifyEd25519(pub, msg, sig []byte) bool {
-	if len(pub) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize || sig[63]&224 != 0 {
-		return false
-	}
-	h := sha512.New()
-	h.Write(sig[:32])
-	h.Write(pub)
-	h.Write(msg)
-	var digest [sha512.Size]byte
-	ok, decided := verifyEd25519Digest(pub, sig, h.Sum(digest[:0]))
+	ok, decided := verifyEd25519Stream(pub, sig, func(w io.Writer) error {
+		w.Write(msg)
+		return nil
+	})
 	if !decided {
 		return stdlibVerifyEd25519(pub, msg, sig)
 	}
 	return ok
+}
+
+// verifyEd25519Labeled is verifyEd25519 for the encoding of msg.
+func verifyEd25519Labeled(pub []byte, msg labeledContent, sig []byte) (bool, error) {
+	var encErr error
+	ok, decided := verifyEd25519Stream(pub, sig, func(w io.Writer) error {
+		encErr = msg.writeTo(w)
+		return encErr
+	})
+	if encErr != nil {
+		return false, encErr
+	}
+	if !decided {
+		m, err := msg.marshal()
+		if err != nil {
+			return false, err
+		}
+		return stdlibVerifyEd25519(pub, m, sig), nil
+	}
+	return ok, nil
+}
+
+// verifyEd25519Stream hashes R || A || M, M written by writeMsg, and runs
+// verifyEd25519Digest. decided is false when crypto/ed25519 must decide
+// (or writeMsg failed).
+func verifyEd25519Stream(pub, sig []byte, writeMsg func(io.Writer) error) (ok, decided bool) {
+	if len(pub) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize || sig[63]&224 != 0 {
+		return false, true
+	}
+	h := sha512.New()
+	h.Write(sig[:32])
+	h.Write(pub)
+	if writeMsg(h) != nil {
+		return false, false
+	}
+	var digest [sha512.Size]byte
+	return verifyEd25519Digest(pub, sig, h.Sum(digest[:0]))
 }
 
 // verifyEd25519Digest is verifyEd25519 given SHA-512(R || A || M). decided

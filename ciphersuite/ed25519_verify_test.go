@@ -468,6 +468,46 @@ func TestEd25519VerifierChoice(t *testing.T) {
 	if got != want {
 		t.Fatalf("FIPS mode %v: Ed25519 signatures checked by the wrong function", fips140.Enabled())
 	}
+	if labeled := sigEd25519.(*eddsaScheme).verifyLabeled; (labeled == nil) != fips140.Enabled() {
+		t.Fatalf("FIPS mode %v: streamed verification set: %v", fips140.Enabled(), labeled != nil)
+	}
+}
+
+// TestVerifyEd25519Labeled checks the streamed SignContent path of
+// VerifyWithLabel against crypto/ed25519 on the encoded SignContent.
+func TestVerifyEd25519Labeled(t *testing.T) {
+	r := mrand.New(mrand.NewPCG(15, 16))
+	torsion := smallOrderPoints(t)
+	accepted := 0
+	for i := range 400 {
+		msg := labeledContent{label: string(rune('a' + i%26)), content: make([]byte, r.IntN(300))}
+		for j := range msg.content {
+			msg.content[j] = byte(r.Uint32())
+		}
+		m, err := msg.marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, sig := torsionSignature(randScalar(r), randScalar(r), torsion[r.IntN(8)], torsion[r.IntN(8)], m)
+		if i%2 == 0 { // no small-order part: valid
+			key := ed25519.NewKeyFromSeed(sig[:32])
+			pub, sig = key.Public().(ed25519.PublicKey), ed25519.Sign(key, m)
+		}
+		if i%5 == 0 {
+			msg.content = append(msg.content, 1)
+		}
+		want := ed25519.Verify(pub, m, sig) && i%5 != 0
+		got, err := verifyEd25519Labeled(pub, msg, sig)
+		if err != nil || got != want {
+			t.Fatalf("case %d: %v, %v; crypto/ed25519 says %v", i, got, err, want)
+		}
+		if got {
+			accepted++
+		}
+	}
+	if accepted < 150 {
+		t.Fatalf("only %d accepted", accepted)
+	}
 }
 
 // FuzzVerifyEd25519Torsion builds signatures from fuzzed scalars, small-order

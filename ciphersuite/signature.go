@@ -42,6 +42,9 @@ type eddsaScheme struct {
 	fromSeed func(seed []byte) []byte
 	signFn   func(key, msg []byte) []byte
 	verifyFn func(pub, msg, sig []byte) bool
+	// verifyLabeled, when set, is verifyFn hashing SignContent as it goes
+	// rather than copying it first (a commit can be megabytes).
+	verifyLabeled func(pub []byte, msg labeledContent, sig []byte) (bool, error)
 }
 
 type eddsaSigner struct {
@@ -70,6 +73,13 @@ func (e *eddsaScheme) verify(pub []byte, msg labeledContent, sig []byte) error {
 	// The length check also keeps crypto/ed25519 from panicking.
 	if len(pub) != e.pubSize {
 		return errMalformedSignatureKey
+	}
+	if e.verifyLabeled != nil {
+		ok, err := e.verifyLabeled(pub, msg, sig)
+		if err == nil && !ok {
+			err = ErrVerification
+		}
+		return err
 	}
 	m, err := msg.marshal()
 	if err != nil {
