@@ -50,23 +50,80 @@ func (p *ProposalOrRef) unmarshal(r *codec.Reader) {
 
 // Commit applies a list of proposals and, with Path, refreshes the
 // committer's direct path (RFC 9420 section 12.4).
+//
+// A decoded Commit, and one that Group.Commit made, keep the bytes their
+// signature covers, and FramedContentTBS and the transcript hash take
+// the commit from them; MarshalBinary encodes the fields. To send
+// something else, build a new Commit rather than change one.
 type Commit struct {
 	Proposals []ProposalOrRef
 	Path      *UpdatePath
+
+	// signed is the encoding of the commit that the sender signed: the
+	// bytes it was decoded from, or those its creator encoded once. The
+	// signature and the confirmed transcript hash cover these bytes (RFC
+	// 9420 sections 6.1 and 8.2), which a sparse tree's UpdatePath makes
+	// megabytes long, so they are hashed as they are rather than encoded
+	// again. It does not follow later changes to the fields.
+	signed []byte
 }
 
 func (c *Commit) marshal(b *codec.Builder) {
+	// The fields are encoded afresh; the signed bytes only say how much
+	// room that takes, so that a large commit grows the buffer once.
+	b.Grow(len(c.signed))
 	marshalList(b, c.Proposals)
 	b.AddOptional(c.Path != nil, func(b *codec.Builder) { c.Path.marshal(b) })
 }
 
 func (c *Commit) unmarshal(r *codec.Reader) {
-	c.Proposals = unmarshalList[ProposalOrRef](r)
+	// Decoded from one private copy of the input, which holds the signed
+	// bytes and the UpdatePath's ciphertexts (read shared). What follows
+	// a commit in a message (the auth data, padding) is small.
+	cr := r.CopyRest()
+	rest := cr.Remaining()
+	c.Proposals = unmarshalList[ProposalOrRef](cr)
 	c.Path = nil
-	if r.ReadOptional() {
+	if cr.ReadOptional() {
 		c.Path = new(UpdatePath)
-		c.Path.unmarshal(r)
+		c.Path.unmarshal(cr)
 	}
+	c.signed = nil
+	if r.Err() == nil {
+		n := len(rest) - cr.Len()
+		c.signed = rest[:n:n]
+		r.Skip(n)
+	}
+}
+
+// encodeSigned encodes c once, into a buffer sized from its UpdatePath,
+// as the bytes its signature and transcript hash will cover.
+func (c *Commit) encodeSigned() error {
+	size := 256 // the proposals vector and optional headers
+	for _, p := range c.Proposals {
+		size += 256
+		if p.Proposal != nil && p.Proposal.Add != nil {
+			size += len(p.Proposal.Add.KeyPackage.raw)
+		}
+	}
+	if c.Path != nil {
+		size += 1024 // the leaf node
+		for i := range c.Path.Nodes {
+			n := &c.Path.Nodes[i]
+			size += len(n.EncryptionKey) + 8
+			for j := range n.EncryptedPathSecret {
+				size += len(n.EncryptedPathSecret[j].KEMOutput) + len(n.EncryptedPathSecret[j].Ciphertext) + 8
+			}
+		}
+	}
+	b := codec.NewBuilder(size)
+	c.marshal(b)
+	enc, err := b.Bytes()
+	if err != nil {
+		return err
+	}
+	c.signed = enc
+	return nil
 }
 
 // MarshalBinary returns the encoding of c.

@@ -161,12 +161,42 @@ type FramedContent struct {
 }
 
 func (c *FramedContent) marshal(b *codec.Builder) {
+	c.marshalHeader(b)
+	marshalContentBody(b, c.ContentType, c.ApplicationData, c.Proposal, c.Commit)
+}
+
+// marshalHeader writes the fields before the content body.
+func (c *FramedContent) marshalHeader(b *codec.Builder) {
 	b.AddOpaque(c.GroupID)
 	b.AddUint64(c.Epoch)
 	c.Sender.marshal(b)
 	b.AddOpaque(c.AuthenticatedData)
 	b.AddUint8(uint8(c.ContentType))
-	marshalContentBody(b, c.ContentType, c.ApplicationData, c.Proposal, c.Commit)
+}
+
+// signedBody returns the encoded body of a commit as it was signed (see
+// Commit.signed), or nil when c holds something else or a commit built
+// in memory without it.
+func (c *FramedContent) signedBody() []byte {
+	if c.ContentType != ContentTypeCommit || c.Commit == nil || c.ApplicationData != nil || c.Proposal != nil {
+		return nil
+	}
+	return c.Commit.signed
+}
+
+// marshalSigned writes c as marshal does, taking a commit's body as it was
+// signed rather than encoding it again: the signature and the transcript
+// hash cover the content as sent (RFC 9420 sections 6.1 and 8.2), and
+// decoding accepts only the one encoding of each value, so the bytes are
+// the same.
+func (c *FramedContent) marshalSigned(b *codec.Builder) {
+	body := c.signedBody()
+	if body == nil {
+		c.marshal(b)
+		return
+	}
+	c.marshalHeader(b)
+	b.AddRaw(body)
 }
 
 func (c *FramedContent) unmarshal(r *codec.Reader) {
@@ -194,9 +224,15 @@ func senderSignsGroupContext(s SenderType) bool {
 
 // marshalTBS writes FramedContentTBS for c sent as wireFormat.
 func (c *FramedContent) marshalTBS(b *codec.Builder, wireFormat WireFormat, groupContext []byte) {
+	if body := c.signedBody(); body != nil {
+		// One allocation for all of it, with room for the auth data that
+		// AuthenticatedContentTBM appends (an ML-DSA-87 signature is 4,627
+		// bytes).
+		b.Grow(len(body) + len(groupContext) + len(c.GroupID) + len(c.AuthenticatedData) + 5120)
+	}
 	b.AddUint16(uint16(ProtocolVersionMLS10))
 	b.AddUint16(uint16(wireFormat))
-	c.marshal(b)
+	c.marshalSigned(b)
 	if senderSignsGroupContext(c.Sender.SenderType) {
 		if groupContext == nil {
 			b.SetError(fmt.Errorf("mls: FramedContentTBS of a %v sender needs the GroupContext", c.Sender.SenderType))

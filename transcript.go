@@ -29,18 +29,38 @@ func ConfirmedTranscriptHash(s *ciphersuite.Suite, interimBefore []byte, ac *Aut
 	if !isFramedWireFormat(ac.WireFormat) {
 		return nil, fmt.Errorf("mls: transcript hash of content with wire_format %v", ac.WireFormat)
 	}
-	// One buffer holds the whole hash input: the content is encoded
-	// straight after the previous hash and hashed in a single call.
-	b := codec.NewBuilder(len(interimBefore) + 512 + len(ac.Auth.Signature))
-	b.AddRaw(interimBefore)
+	// The input is hashed as it is written: the commit's body as it was
+	// signed (see Commit.signed), which a sparse tree makes megabytes
+	// long, goes to the hash without being copied or encoded again.
+	h := s.NewHash()
+	h.Write(interimBefore)
+	c := &ac.Content
+	body := c.signedBody()
+	size := 64 + len(c.GroupID) + len(c.AuthenticatedData) + len(ac.Auth.Signature)
+	if body == nil {
+		size += 512
+	}
+	b := codec.NewBuilder(size)
 	b.AddUint16(uint16(ac.WireFormat))
-	ac.Content.marshal(b)
-	b.AddOpaque(ac.Auth.Signature)
-	input, err := b.Bytes()
+	if body == nil {
+		c.marshal(b)
+	} else {
+		c.marshalHeader(b)
+	}
+	head, err := b.Bytes()
 	if err != nil {
 		return nil, err
 	}
-	return s.Hash(input), nil
+	h.Write(head)
+	h.Write(body)
+	b = codec.NewBuilder(4 + len(ac.Auth.Signature))
+	b.AddOpaque(ac.Auth.Signature)
+	sig, err := b.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	h.Write(sig)
+	return h.Sum(nil), nil
 }
 
 // InterimTranscriptHash returns the interim_transcript_hash that follows the

@@ -14,9 +14,12 @@ func (c *HPKECiphertext) marshal(b *codec.Builder) {
 	b.AddOpaque(c.Ciphertext)
 }
 
+// unmarshal reads the values shared: in a Commit, slices of its one copy
+// of the input (see Commit.unmarshal), which also holds the commit's
+// signed bytes, so nothing may write to them in place.
 func (c *HPKECiphertext) unmarshal(r *codec.Reader) {
-	c.KEMOutput = r.ReadOpaque()
-	c.Ciphertext = r.ReadOpaque()
+	c.KEMOutput = r.ReadOpaqueShared()
+	c.Ciphertext = r.ReadOpaqueShared()
 }
 
 // MarshalBinary returns the encoding of c.
@@ -42,7 +45,27 @@ func (n *UpdatePathNode) marshal(b *codec.Builder) {
 
 func (n *UpdatePathNode) unmarshal(r *codec.Reader) {
 	n.EncryptionKey = r.ReadOpaque()
-	n.EncryptedPathSecret = unmarshalList[HPKECiphertext](r)
+	// A sparse tree puts thousands of ciphertexts here: the slice is sized
+	// by a first pass over their lengths rather than grown.
+	sub := r.ReadVector()
+	count := 0
+	for scan := *sub; !scan.Empty(); count++ {
+		scan.Skip(int(scan.ReadVarint())) // kem_output
+		scan.Skip(int(scan.ReadVarint())) // ciphertext
+	}
+	n.EncryptedPathSecret = nil
+	if r.Err() != nil || count == 0 {
+		return
+	}
+	n.EncryptedPathSecret = make([]HPKECiphertext, 0, count)
+	sub.ReadItems(func(r *codec.Reader) {
+		var c HPKECiphertext
+		c.unmarshal(r)
+		n.EncryptedPathSecret = append(n.EncryptedPathSecret, c)
+	})
+	if r.Err() != nil {
+		n.EncryptedPathSecret = nil
+	}
 }
 
 // UpdatePath is the path a committer sends to refresh its direct path: its

@@ -8,8 +8,10 @@
 package codec
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // MaxVarint is the largest value a MLS variable-length integer can hold (2^30-1).
@@ -64,6 +66,15 @@ func (b *Builder) SetError(err error) {
 
 // Len returns the number of bytes written so far.
 func (b *Builder) Len() int { return len(b.buf) }
+
+// Grow makes room for n more bytes, so that a value whose size is known
+// beforehand is written into one allocation instead of a buffer grown
+// step by step.
+func (b *Builder) Grow(n int) {
+	if n > 0 {
+		b.buf = slices.Grow(b.buf, n)
+	}
+}
 
 // AddUint8 appends v.
 func (b *Builder) AddUint8(v uint8) { b.buf = append(b.buf, v) }
@@ -157,6 +168,9 @@ func (b *Builder) AddOptional(present bool, f func(b *Builder)) {
 type Reader struct {
 	data []byte
 	err  *error
+	// owned: data is a private copy made by CopyRest, which
+	// ReadOpaqueShared may return slices of.
+	owned bool
 }
 
 // NewReader returns a Reader over data. Decoded byte strings are copies, so
@@ -334,6 +348,44 @@ func (r *Reader) ReadOpaque() []byte {
 	return append([]byte{}, r.take(int(n))...)
 }
 
+// ReadOpaqueShared reads opaque<V> like ReadOpaque, but from a Reader made
+// by CopyRest (or a sub-reader of one) returns a slice of its private copy,
+// capacity-limited, instead of a copy of its own: thousands of small values
+// then cost no allocation each. Each keeps the whole copy alive, so use it
+// only for values that live no longer than the structure decoded. Other
+// Readers copy.
+func (r *Reader) ReadOpaqueShared() []byte {
+	if !r.owned {
+		return r.ReadOpaque()
+	}
+	n := r.ReadVarint()
+	if *r.err == nil && n > uint64(len(r.data)) {
+		r.SetError(ErrTruncated)
+	}
+	if *r.err != nil {
+		return nil
+	}
+	if v := r.take(int(n)); v != nil {
+		return v
+	}
+	return []byte{}
+}
+
+// CopyRest returns a Reader over a private copy of r's unread input,
+// sharing r's error: a value decoded from it can keep its own encoding
+// (sliced from the copy's Remaining) and the values read with
+// ReadOpaqueShared in that one allocation. r does not move: Skip it past
+// what was read from the copy.
+func (r *Reader) CopyRest() *Reader {
+	if *r.err != nil {
+		return &Reader{err: r.err}
+	}
+	return &Reader{data: bytes.Clone(r.data), err: r.err, owned: true}
+}
+
+// Skip consumes n bytes without reading them.
+func (r *Reader) Skip(n int) { r.take(n) }
+
 // ReadVector reads a varint length and returns a Reader over that many
 // bytes, sharing this Reader's error. The caller reads items until the
 // sub-reader is Empty.
@@ -345,18 +397,24 @@ func (r *Reader) ReadVector() *Reader {
 	if *r.err != nil {
 		return &Reader{err: r.err}
 	}
-	return &Reader{data: r.take(int(n)), err: r.err}
+	return &Reader{data: r.take(int(n)), err: r.err, owned: r.owned}
 }
 
 // ReadVectorFunc reads a vector and calls f until its content is consumed.
 // f must consume at least one byte per call or set an error.
 func (r *Reader) ReadVectorFunc(f func(r *Reader)) {
-	sub := r.ReadVector()
-	for !sub.Empty() {
-		before := sub.Len()
-		f(sub)
-		if *sub.err == nil && sub.Len() == before {
-			sub.SetError(errors.New("codec: vector item consumed no input"))
+	r.ReadVector().ReadItems(f)
+}
+
+// ReadItems calls f until r's input is consumed: ReadVectorFunc for a
+// Reader that ReadVector returned. f must consume at least one byte per
+// call or set an error.
+func (r *Reader) ReadItems(f func(r *Reader)) {
+	for !r.Empty() {
+		before := r.Len()
+		f(r)
+		if *r.err == nil && r.Len() == before {
+			r.SetError(errors.New("codec: vector item consumed no input"))
 		}
 	}
 }

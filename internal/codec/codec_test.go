@@ -183,6 +183,69 @@ func TestVectorItemMustConsume(t *testing.T) {
 	}
 }
 
+// TestCopyRestShared checks that values read shared from a CopyRest
+// Reader are capacity-limited slices of its one private copy, that other
+// Readers still copy, and that the parent Reader moves only by Skip.
+func TestCopyRestShared(t *testing.T) {
+	in, _ := hex.DecodeString("0603aabbcc01dd00ff") // vector{opaque(aabbcc), opaque(dd)}, opaque(), ff
+	r := NewReader(in)
+	cr := r.CopyRest()
+	rest := cr.Remaining()
+	if &rest[0] == &in[0] || !bytes.Equal(rest, in) {
+		t.Fatal("CopyRest does not read a copy of the unread input")
+	}
+	sub := cr.ReadVector()
+	a, d := sub.ReadOpaqueShared(), sub.ReadOpaqueShared()
+	if !bytes.Equal(a, []byte{0xaa, 0xbb, 0xcc}) || !bytes.Equal(d, []byte{0xdd}) || !sub.Empty() {
+		t.Fatalf("shared values %x %x", a, d)
+	}
+	if &a[0] != &rest[2] || cap(a) != len(a) {
+		t.Fatal("a shared value is not a capacity-limited slice of the copy")
+	}
+	if e := cr.ReadOpaqueShared(); e == nil || len(e) != 0 {
+		t.Fatalf("empty shared value %v", e)
+	}
+	if r.Len() != len(in) {
+		t.Fatal("CopyRest moved the parent Reader")
+	}
+	r.Skip(len(in) - cr.Len())
+	if r.ReadUint8() != 0xff || r.Finish() != nil {
+		t.Fatalf("after Skip: %v", r.Finish())
+	}
+
+	// A Reader not made by CopyRest copies.
+	r = NewReader(in[1:])
+	v := r.ReadOpaqueShared()
+	in[2] = 0
+	if !bytes.Equal(v, []byte{0xaa, 0xbb, 0xcc}) {
+		t.Fatal("ReadOpaqueShared of an ordinary Reader aliases its input")
+	}
+
+	// Errors in the copy reach the parent.
+	r = NewReader([]byte{0x05, 0x01})
+	cr = r.CopyRest()
+	if cr.ReadOpaqueShared() != nil || !errors.Is(r.Finish(), ErrTruncated) {
+		t.Fatalf("parent error: %v", r.Finish())
+	}
+}
+
+func TestGrow(t *testing.T) {
+	b := NewBuilder(0)
+	b.AddUint8(1)
+	b.Grow(1000)
+	before := cap(b.buf)
+	if before < 1001 {
+		t.Fatalf("capacity %d after Grow(1000)", before)
+	}
+	b.AddRaw(make([]byte, 1000))
+	if cap(b.buf) != before {
+		t.Fatal("writing what Grow made room for grew the buffer again")
+	}
+	if enc, _ := b.Bytes(); len(enc) != 1001 || enc[0] != 1 {
+		t.Fatal("Grow changed the content")
+	}
+}
+
 // FuzzVarint checks that decoding never panics and that anything accepted
 // re-encodes to the same bytes (minimal encodings only).
 func FuzzVarint(f *testing.F) {
