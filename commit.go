@@ -77,9 +77,10 @@ func (c *Commit) marshal(b *codec.Builder) {
 }
 
 func (c *Commit) unmarshal(r *codec.Reader) {
-	// Decoded from one private copy of the input, which holds the signed
-	// bytes and the UpdatePath's ciphertexts (read shared). What follows
-	// a commit in a message (the auth data, padding) is small.
+	// Decoded from one private copy of the input (the input itself if it
+	// is private already), which holds the signed bytes and the
+	// UpdatePath's ciphertexts (read shared). What follows a commit in a
+	// message (the auth data, padding) is small.
 	cr := r.CopyRest()
 	rest := cr.Remaining()
 	c.Proposals = unmarshalList[ProposalOrRef](cr)

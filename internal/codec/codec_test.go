@@ -221,6 +221,13 @@ func TestCopyRestShared(t *testing.T) {
 		t.Fatal("ReadOpaqueShared of an ordinary Reader aliases its input")
 	}
 
+	// Owned input is not copied again.
+	owned := []byte{0x01, 0x07}
+	r = NewOwnedReader(owned)
+	if v := r.CopyRest().ReadOpaqueShared(); &v[0] != &owned[1] {
+		t.Fatal("CopyRest copied a Reader's owned input")
+	}
+
 	// Errors in the copy reach the parent.
 	r = NewReader([]byte{0x05, 0x01})
 	cr = r.CopyRest()
