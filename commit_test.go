@@ -105,8 +105,8 @@ func TestCommitSignedBytes(t *testing.T) {
 }
 
 // TestCommitCiphertextsShared checks that decoding a sparse tree's commit
-// does not allocate per ciphertext, and that its ciphertexts survive
-// decoding errors elsewhere in the buffer unchanged.
+// does not allocate per ciphertext, that the ciphertexts decode to those
+// sent, and that a truncated commit fails to decode.
 func TestCommitCiphertextsShared(t *testing.T) {
 	_, _, pc := sparseCommit(t, 200, &Config{PublicHandshake: true})
 	path := pc.Commit.PublicMessage.Content.Commit.Path
@@ -191,6 +191,7 @@ func benchProcessSparse(b *testing.B, n int, fromWire bool) {
 
 func BenchmarkProcessSparse1000(b *testing.B)     { benchProcessSparse(b, 1000, false) }
 func BenchmarkProcessSparse1000Wire(b *testing.B) { benchProcessSparse(b, 1000, true) }
+func BenchmarkProcessSparse50000(b *testing.B)    { benchProcessSparse(b, 50000, false) }
 
 // BenchmarkCommitSparse1000 is mls bench's commit operation on a sparse
 // tree, bound by its 999 HPKE seals.
