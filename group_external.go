@@ -173,6 +173,11 @@ func (g *Group) externalCommit(externalPub []byte, opts *ExternalJoinOptions) (*
 	}
 	commitSecret := path.CommitSecret()
 	defer clear(commitSecret)
+	// Encoded once, as in Group.Commit: the signature and the transcript
+	// hash cover these bytes.
+	if err := commit.encodeSigned(); err != nil {
+		return nil, err
+	}
 	// A joiner has none of the epoch's secrets: it signs with the
 	// GroupContext and sends a PublicMessage without membership tag.
 	pc, err := NewProtectionContext(&g.gc, nil, nil, nil)
