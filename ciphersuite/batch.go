@@ -25,7 +25,7 @@ var ErrBatchUnsupported = errors.New("ciphersuite: batch verification not suppor
 func (s *Suite) CanBatchVerify() bool { return s.sig == sigEd25519 && !fipsMode }
 
 // BatchVerifyWithLabel checks many signatures with the same label at once,
-// for about a third of the cost of checking them one by one. It returns nil
+// for about half the cost of checking them one by one. It returns nil
 // when the batch holds, and ErrVerification when it does not (another
 // error for a public key of the wrong length, as VerifyWithLabel), without
 // saying which signature failed: check them one by one with VerifyWithLabel
@@ -35,7 +35,7 @@ func (s *Suite) CanBatchVerify() bool { return s.sig == sigEd25519 && !fipsMode 
 // cofactored equation [8][s]B = [8]R + [8][k]A (RFC 8032 section 5.1.7
 // allows either), so it also accepts a signature whose R or A carries a
 // small-order component, which only a signer who set out to do so can
-// make, and which VerifyWithLabel (crypto/ed25519, cofactorless) and most
+// make, and which VerifyWithLabel (cofactorless, as crypto/ed25519) and most
 // other MLS implementations reject. A malicious member could use that
 // difference to split a group whose members do not all batch-verify.
 // Use it only where that risk is accepted, behind an explicit option.

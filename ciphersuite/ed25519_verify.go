@@ -12,7 +12,7 @@ import (
 )
 
 // Ed25519 verification with half-size scalars, accepting exactly the
-// signatures crypto/ed25519 accepts, for about two thirds of its cost.
+// signatures crypto/ed25519 accepts, for about four fifths of its cost.
 //
 // crypto/ed25519 (cofactorless, RFC 8032 section 5.1.7 without the
 // cofactor) accepts iff the encoding of R' = [s]B - [k]A equals the 32
