@@ -51,16 +51,19 @@ func (p *ProposalOrRef) unmarshal(r *codec.Reader) {
 // Commit applies a list of proposals and, with Path, refreshes the
 // committer's direct path (RFC 9420 section 12.4).
 //
-// A decoded Commit, and one that Group.Commit made, keep the bytes their
-// signature covers, and FramedContentTBS and the transcript hash take
-// the commit from them; MarshalBinary encodes the fields. To send
-// something else, build a new Commit rather than change one.
+// A decoded Commit, and the copy that ProtectionContext.Sign signs, keep
+// the bytes their signature covers, and FramedContentTBS and the
+// transcript hash take the commit from them; MarshalBinary encodes the
+// fields. Sign encodes the fields afresh, so a changed commit is signed as
+// it is sent; but a decoded commit changed in memory and then processed
+// is checked against the bytes it was decoded from, not its fields: do
+// not change a received commit.
 type Commit struct {
 	Proposals []ProposalOrRef
 	Path      *UpdatePath
 
 	// signed is the encoding of the commit that the sender signed: the
-	// bytes it was decoded from, or those its creator encoded once. The
+	// bytes it was decoded from, or those Sign encoded once. The
 	// signature and the confirmed transcript hash cover these bytes (RFC
 	// 9420 sections 6.1 and 8.2), which a sparse tree's UpdatePath makes
 	// megabytes long, so they are hashed as they are rather than encoded

@@ -208,11 +208,9 @@ func (g *Group) Commit(opts CommitOptions) (*PendingCommit, error) {
 		defer clear(commitSecret)
 	}
 
-	// Encoded once: the signature and the transcript hash cover these bytes.
-	if err := commit.encodeSigned(); err != nil {
-		return nil, err
-	}
 	content := &FramedContent{GroupID: g.gc.GroupID, Epoch: g.gc.Epoch, Sender: self, AuthenticatedData: opts.AuthenticatedData, ContentType: ContentTypeCommit, Commit: commit}
+	// Sign encodes the commit once; the signature and the transcript
+	// hash cover those bytes.
 	ac, err := g.pc.Sign(g.id.SigningKey, g.cfg.handshakeWireFormat(), content)
 	if err != nil {
 		return nil, err

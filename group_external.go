@@ -173,11 +173,6 @@ func (g *Group) externalCommit(externalPub []byte, opts *ExternalJoinOptions) (*
 	}
 	commitSecret := path.CommitSecret()
 	defer clear(commitSecret)
-	// Encoded once, as in Group.Commit: the signature and the transcript
-	// hash cover these bytes.
-	if err := commit.encodeSigned(); err != nil {
-		return nil, err
-	}
 	// A joiner has none of the epoch's secrets: it signs with the
 	// GroupContext and sends a PublicMessage without membership tag.
 	pc, err := NewProtectionContext(&g.gc, nil, nil, nil)
@@ -185,6 +180,7 @@ func (g *Group) externalCommit(externalPub []byte, opts *ExternalJoinOptions) (*
 		return nil, err
 	}
 	content := &FramedContent{GroupID: g.gc.GroupID, Epoch: g.gc.Epoch, Sender: sender, AuthenticatedData: opts.AuthenticatedData, ContentType: ContentTypeCommit, Commit: commit}
+	// Sign encodes the commit once, as in Group.Commit.
 	ac, err := pc.Sign(g.id.SigningKey, WireFormatPublicMessage, content)
 	if err != nil {
 		return nil, err

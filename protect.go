@@ -182,6 +182,21 @@ func (pc *ProtectionContext) Sign(signer *ciphersuite.SigningKey, wireFormat Wir
 	default:
 		return nil, fmt.Errorf("mls: content cannot be framed as %v", wireFormat)
 	}
+	if content.ContentType == ContentTypeCommit && content.Commit != nil {
+		// The signature, the membership tag and the transcript hash take
+		// a commit from its signed bytes, and the message carries its
+		// fields: encode them now, or a decoded commit that was changed
+		// would be signed as it was received but sent as it is (RFC 9420
+		// section 6.1). A copy, so that the caller's Commit is not
+		// written to.
+		c := *content.Commit
+		if err := c.encodeSigned(); err != nil {
+			return nil, err
+		}
+		fc := *content
+		fc.Commit = &c
+		content = &fc
+	}
 	var sig []byte
 	err := pc.withTBS(content, wireFormat, func(tbs []byte) (err error) {
 		sig, err = pc.suite.SignWithLabel(signer, "FramedContentTBS", tbs)
