@@ -489,6 +489,7 @@ func (pc *ProtectionContext) ProtectPrivate(ac *AuthenticatedContent, padBlock i
 	// One buffer holds both AADs, and then the SenderData.
 	asc, aad, sdAADLen, err := m.pooledAADs()
 	if err != nil {
+		sc.put(plaintext)
 		return nil, err
 	}
 
@@ -499,6 +500,9 @@ func (pc *ProtectionContext) ProtectPrivate(ac *AuthenticatedContent, padBlock i
 	rand.Read(sd.ReuseGuard[:])
 	gen, key, nonce, err := pc.tree.nextKey(sd.LeafIndex, ratchetFor(c.ContentType), pc.keyBuf(e))
 	if err != nil {
+		// The plaintext may be application data: zeroed on every return.
+		sc.put(plaintext)
+		asc.put(aad)
 		return nil, err
 	}
 	sd.Generation = gen
