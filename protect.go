@@ -70,7 +70,8 @@ type MemberKeyFunc func(leaf LeafIndex) ([]byte, error)
 // up to and including the signature and returns the AuthenticatedContent.
 //
 // A ProtectionContext is safe for concurrent use if its SecretTree is
-// (which it is).
+// (which it is), except Erase, which must not run while another call
+// does: it zeroes the secrets that call reads.
 type ProtectionContext struct {
 	suite            *ciphersuite.Suite
 	gc               GroupContext // a private copy: the fields must match gcBytes
