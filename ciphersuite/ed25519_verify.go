@@ -37,8 +37,8 @@ import (
 // R's small-order components in the equation, which is what makes the
 // result cofactorless and so identical to crypto/ed25519's, small-order
 // and mixed-order points included. Where the reduction does not give short
-// enough scalars (for a hash output, far less likely than 2^-60),
-// crypto/ed25519 decides.
+// enough scalars (for a hash output, a chance of about 2^-54: one of the
+// 70-odd partial quotients reaches 2^61), crypto/ed25519 decides.
 
 // ed25519Verifier is verifyEd25519, or in FIPS 140-3 mode ed25519.Verify
 // itself: there signatures are checked by the Go Cryptographic Module
@@ -289,12 +289,13 @@ func divStep(a, b *[4]uint64) (r [4]uint64, q uint64, ok bool) {
 	return sub256(r, mulSmall256(*b, q2)), q + q2, true
 }
 
-// quotient returns floor(a/b) when it is below 2^62, for b >= 2^128. The
-// estimate from the top 63 bits of b is low by at most a few units.
+// quotient returns floor(a/b) when a has at most 61 bits more than b, for
+// b >= 2^62: the estimate from the top 63 bits of b is low by at most a
+// few units. halfSizeScalars also divides by a remainder below 2^128.
 func quotient(a, b *[4]uint64) (uint64, bool) {
 	lb := bitLen256(b)
 	la := bitLen256(a)
-	if lb <= 128 || la-lb > 61 {
+	if lb < 63 || la-lb > 61 {
 		return 0, false
 	}
 	s := uint(lb - 63)

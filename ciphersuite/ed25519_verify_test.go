@@ -117,7 +117,11 @@ func TestHalfSizeScalars(t *testing.T) {
 			t.Fatalf("k = %v: no decomposition", limbsToBig(k))
 		}
 		c, d, _, _ := halfSizeScalars(k)
-		totalBits += max(bitLen256(&c), bitLen256(&d))
+		bits := max(bitLen256(&c), bitLen256(&d))
+		if want := shortestOddBits(limbsToBig(k)); bits != want {
+			t.Fatalf("k = %v: a decomposition of %d bits, the shorter candidate has %d", limbsToBig(k), bits, want)
+		}
+		totalBits += bits
 	}
 	// About 128 bits on average: the speed depends on it.
 	if mean := float64(totalBits) / n; mean > 130 {
@@ -127,11 +131,37 @@ func TestHalfSizeScalars(t *testing.T) {
 	}
 }
 
+// shortestOddBits is the length halfSizeScalars should reach for k, by
+// math/big: the extended Euclidean algorithm on (8L, k) up to the first
+// remainder r_i below 2^128, then (r_i, t_i) when t_i is odd, or else the
+// shorter of (r_(i-1), t_(i-1)) and (r_(i+1), t_(i+1)).
+func shortestOddBits(k *big.Int) int {
+	two128 := new(big.Int).Lsh(big.NewInt(1), 128)
+	r0, r1 := new(big.Int).Set(bigEightL), new(big.Int).Set(k)
+	t0, t1 := big.NewInt(0), big.NewInt(1)
+	next := func() (*big.Int, *big.Int) {
+		q, r2 := new(big.Int).QuoRem(r0, r1, new(big.Int))
+		return r2, q.Sub(t0, q.Mul(q, t1))
+	}
+	for r1.Cmp(two128) >= 0 {
+		r2, t2 := next()
+		r0, r1, t0, t1 = r1, r2, t1, t2
+	}
+	length := func(r, t *big.Int) int { return max(r.BitLen(), new(big.Int).Abs(t).BitLen()) }
+	if t1.Bit(0) == 1 {
+		return length(r1, t1)
+	}
+	r2, t2 := next()
+	return min(length(r0, t0), length(r2, t2))
+}
+
 func TestQuotient(t *testing.T) {
 	r := mrand.New(mrand.NewPCG(3, 4))
 	for range 20000 {
-		b := randLimbs(r, bigEightL)
-		if bitLen256(&b) <= 128 {
+		// Divisors from 2^62 up: halfSizeScalars divides by remainders
+		// above 2^128, and once by one below.
+		b := shr256(randLimbs(r, bigEightL), uint(r.IntN(193)))
+		if bitLen256(&b) < 63 {
 			continue
 		}
 		// a within a small multiple of b, as in the Euclidean steps.
@@ -150,7 +180,11 @@ func TestQuotient(t *testing.T) {
 	small := [4]uint64{1 << 20}
 	big1 := [4]uint64{0, 0, 1, 0}
 	if _, ok := quotient(&big1, &small); ok {
-		t.Error("quotient by a divisor below 2^128 accepted")
+		t.Error("quotient by a divisor below 2^62 accepted")
+	}
+	huge := [4]uint64{0, 1 << 62}
+	if _, ok := quotient(&huge, &[4]uint64{1 << 63}); ok {
+		t.Error("a quotient of 2^63 accepted")
 	}
 }
 
@@ -530,4 +564,194 @@ func scalarFrom(seed []byte) *edwards25519.Scalar {
 	d := sha512.Sum512(seed)
 	s, _ := edwards25519.NewScalar().SetUniformBytes(d[:])
 	return s
+}
+
+// torsionModel is the point [sc]B + [ti]T for the order-8 point T of
+// smallOrderPoints, so that expected results follow from integer arithmetic.
+type torsionModel struct {
+	sc *big.Int // modulo L
+	ti int64    // modulo 8
+}
+
+func (m torsionModel) point(t *testing.T, torsion []*edwards25519.Point) *edwards25519.Point {
+	t.Helper()
+	s, err := edwards25519.NewScalar().SetCanonicalBytes(leBytes(new(big.Int).Mod(m.sc, bigL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := new(edwards25519.Point).ScalarBaseMult(s)
+	if ti := m.ti & 7; ti != 0 {
+		p.Add(p, torsion[ti-1])
+	}
+	return p
+}
+
+func randTorsionModel(r *mrand.Rand) torsionModel {
+	return torsionModel{limbsToBig(randLimbs(r, bigL)), r.Int64N(8)}
+}
+
+// TestHalfSizeCheck checks the joint multiplication on chosen scalars: c
+// and d of every length up to 256 bits, all ones, single bits (the NAF
+// carries), points with every small-order component, and both signs of d.
+// The sum is made the identity, then spoilt by ±B or by a leftover
+// small-order part.
+func TestHalfSizeCheck(t *testing.T) {
+	torsion := smallOrderPoints(t)
+	r := mrand.New(mrand.NewPCG(21, 22))
+	one := big.NewInt(1)
+	lengths := []int{0, 1, 5, 64, 127, 128, 129, 199, 200, 252, 255, 256}
+	scalar := func() *big.Int {
+		n := lengths[r.IntN(len(lengths))]
+		if n == 0 {
+			return new(big.Int)
+		}
+		switch r.IntN(4) {
+		case 0:
+			return new(big.Int).Sub(new(big.Int).Lsh(one, uint(n)), one)
+		case 1:
+			return new(big.Int).Lsh(one, uint(n-1))
+		default:
+			v := limbsToBig(randLimbs(r, new(big.Int).Lsh(one, uint(n))))
+			return v.SetBit(v, n-1, 1)
+		}
+	}
+	identities, others := 0, 0
+	for i := range 1500 {
+		A, R := randTorsionModel(r), randTorsionModel(r)
+		if i%7 == 0 {
+			A.sc = new(big.Int) // small-order A
+		}
+		if i%11 == 0 {
+			R.sc = new(big.Int)
+		}
+		c, d, dNeg := scalar(), scalar(), r.IntN(2) == 0
+		signedD := new(big.Int).Set(d)
+		if dNeg {
+			signedD.Neg(signedD)
+		}
+		// [e]B = [c]A + [signedD]R up to the small-order part and delta.
+		e := new(big.Int).Mul(c, A.sc)
+		e.Add(e, new(big.Int).Mul(signedD, R.sc))
+		delta := int64(0)
+		if i%3 == 0 {
+			delta = r.Int64N(3) - 1
+		}
+		e.Add(e, big.NewInt(delta))
+		e.Mod(e, bigL)
+		small := new(big.Int).Mul(c, big.NewInt(A.ti))
+		small.Add(small, new(big.Int).Mul(signedD, big.NewInt(R.ti)))
+		want := delta == 0 && small.Mod(small, big.NewInt(8)).Sign() == 0
+		e0 := bigToLimbs(new(big.Int).Mod(e, new(big.Int).Lsh(one, 128)))
+		e1 := bigToLimbs(new(big.Int).Rsh(e, 128))
+		got := halfSizeCheck(A.point(t, torsion), R.point(t, torsion), e0, e1, bigToLimbs(c), bigToLimbs(d), dNeg)
+		if got != want {
+			t.Fatalf("case %d: c = %v, d = %v (negative %v), A = %v, R = %v, delta %d: %v, want %v", i, c, d, dNeg, A, R, delta, got, want)
+		}
+		if want {
+			identities++
+		} else {
+			others++
+		}
+	}
+	if identities < 200 || others < 200 {
+		t.Fatalf("%d identities, %d others: both outcomes are not exercised", identities, others)
+	}
+}
+
+// TestVerifyEd25519ChosenDigest runs verifyEd25519Digest on chosen hash
+// values k, which a signer cannot choose but which reach the lattices a
+// hash output almost never gives: tiny k, k near powers of two, near
+// fractions of L and 8L, and k = u/v (mod 8L) for short (u, v). Every
+// decided answer must be crypto/ed25519's, checked here on its own
+// equation: encode([s]B - [k]A) = R.
+func TestVerifyEd25519ChosenDigest(t *testing.T) {
+	torsion := smallOrderPoints(t)
+	r := mrand.New(mrand.NewPCG(23, 24))
+	one := big.NewInt(1)
+	var ks []*big.Int
+	add := func(v *big.Int) {
+		if v.Sign() >= 0 && v.Cmp(bigL) < 0 {
+			ks = append(ks, v)
+		}
+	}
+	for v := range int64(10) {
+		add(big.NewInt(v))
+		add(new(big.Int).Sub(bigL, big.NewInt(v+1)))
+	}
+	for _, sh := range []uint{63, 64, 127, 128, 129, 200, 251, 252} {
+		for dv := int64(-1); dv <= 1; dv++ {
+			add(new(big.Int).Add(new(big.Int).Lsh(one, sh), big.NewInt(dv)))
+		}
+	}
+	for b := int64(2); b <= 24; b++ {
+		for _, base := range []*big.Int{bigL, bigEightL} {
+			v := new(big.Int).Quo(base, big.NewInt(b))
+			for _, off := range []*big.Int{big.NewInt(1), new(big.Int).Lsh(one, 64), new(big.Int).Lsh(one, 127), new(big.Int).Lsh(one, 130)} {
+				add(new(big.Int).Add(v, off))
+				add(new(big.Int).Sub(v, off))
+			}
+		}
+	}
+	for _, ub := range []uint{1, 64, 127, 128, 129, 140} {
+		for _, vb := range []uint{1, 64, 127, 128, 129, 140} {
+			for range 3 {
+				u := limbsToBig(randLimbs(r, new(big.Int).Lsh(one, ub)))
+				v := limbsToBig(randLimbs(r, new(big.Int).Lsh(one, vb)))
+				w := new(big.Int).ModInverse(v.SetBit(v, 0, 1), bigEightL)
+				w.Mul(w, u)
+				add(w.Mod(w.Mod(w, bigEightL), bigL))
+			}
+		}
+	}
+	decided, accepted := 0, 0
+	for i, k := range ks {
+		kScalar, err := edwards25519.NewScalar().SetCanonicalBytes(leBytes(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var digest [64]byte
+		copy(digest[:], leBytes(k))
+		for j := range 3 {
+			A, nonce := randTorsionModel(r), randTorsionModel(r)
+			switch j {
+			case 0: // the small-order parts cancel: accepted
+				kMod8 := new(big.Int).Mod(k, big.NewInt(8)).Int64()
+				nonce.ti = -kMod8 * A.ti
+			case 1: // s off by one: refused
+			case 2: // small-order A and R
+				A.sc, nonce.sc = new(big.Int), new(big.Int)
+			}
+			s := new(big.Int).Mul(k, A.sc)
+			s.Add(s, nonce.sc)
+			if j == 1 {
+				s.Add(s, one)
+			}
+			s.Mod(s, bigL)
+			pa, pr := A.point(t, torsion), nonce.point(t, torsion)
+			pub, sig := pa.Bytes(), append(pr.Bytes(), leBytes(s)...)
+			S, _ := edwards25519.NewScalar().SetCanonicalBytes(sig[32:])
+			want := bytes.Equal(sig[:32], new(edwards25519.Point).VarTimeDoubleScalarBaseMult(kScalar, new(edwards25519.Point).Negate(pa), S).Bytes())
+			if j < 2 && want != (j == 0) {
+				t.Fatalf("case %d.%d: crypto/ed25519's equation says %v", i, j, want)
+			}
+			got, ok := verifyEd25519Digest(pub, sig, digest[:])
+			if _, _, _, reduced := halfSizeScalars(bigToLimbs(k)); ok != reduced {
+				t.Fatalf("k = %v: decided %v, but the reduction succeeded: %v", k, ok, reduced)
+			}
+			if !ok {
+				continue
+			}
+			decided++
+			if got != want {
+				t.Fatalf("case %d.%d, k = %v: %v, crypto/ed25519's equation says %v", i, j, k, got, want)
+			}
+			if got {
+				accepted++
+			}
+		}
+	}
+	t.Logf("%d signatures, %d decided, %d accepted", 3*len(ks), decided, accepted)
+	if decided < 300 || accepted < 100 {
+		t.Fatalf("%d decided, %d accepted: the cases are not exercised", decided, accepted)
+	}
 }
