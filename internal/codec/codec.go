@@ -168,7 +168,7 @@ func (b *Builder) AddOptional(present bool, f func(b *Builder)) {
 type Reader struct {
 	data []byte
 	err  *error
-	// owned: data is private (NewOwnedReader, CopyRest), so
+	// owned: data is private (CopyRest), so
 	// ReadOpaqueShared may return slices of it.
 	owned bool
 }
@@ -349,7 +349,7 @@ func (r *Reader) ReadOpaque() []byte {
 }
 
 // ReadOpaqueShared reads opaque<V> like ReadOpaque, but from a Reader made
-// by CopyRest or NewOwnedReader (or a sub-reader of one) returns a slice
+// by CopyRest (or a sub-reader of one) returns a slice
 // of its private input, capacity-limited, instead of a copy of its own:
 // thousands of small values then cost no allocation each. Each keeps all
 // of that input alive, so use it only for values that live no longer than
@@ -371,22 +371,12 @@ func (r *Reader) ReadOpaqueShared() []byte {
 	return []byte{}
 }
 
-// NewOwnedReader returns a Reader over data that the caller hands over,
-// such as a buffer it just decrypted: values decoded from it may keep
-// slices of data (see CopyRest and ReadOpaqueShared), so data must not
-// change afterwards.
-func NewOwnedReader(data []byte) *Reader {
-	r := NewReader(data)
-	r.owned = true
-	return r
-}
-
 // CopyRest returns a Reader over a private copy of r's unread input,
 // sharing r's error: a value decoded from it can keep its own encoding
 // (sliced from the copy's Remaining) and the values read with
 // ReadOpaqueShared in that one allocation. r does not move: Skip it past
-// what was read from the copy. A Reader made by NewOwnedReader or
-// CopyRest, whose input is private already, is not copied again.
+// what was read from the copy. A Reader made by CopyRest, whose input is
+// private already, is not copied again.
 func (r *Reader) CopyRest() *Reader {
 	if *r.err != nil {
 		return &Reader{err: r.err}

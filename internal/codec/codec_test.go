@@ -221,10 +221,10 @@ func TestCopyRestShared(t *testing.T) {
 		t.Fatal("ReadOpaqueShared of an ordinary Reader aliases its input")
 	}
 
-	// Owned input is not copied again.
-	owned := []byte{0x01, 0x07}
-	r = NewOwnedReader(owned)
-	if v := r.CopyRest().ReadOpaqueShared(); &v[0] != &owned[1] {
+	// Owned input (a copy already) is not copied again.
+	owned := NewReader([]byte{0x01, 0x07}).CopyRest()
+	first := owned.data
+	if v := owned.CopyRest().ReadOpaqueShared(); &v[0] != &first[1] {
 		t.Fatal("CopyRest copied a Reader's owned input")
 	}
 
