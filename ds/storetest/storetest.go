@@ -112,28 +112,7 @@ func testVouchers(t *testing.T, s ds.Store) {
 // testFirstClientRace: registrations of many clients of one new user at
 // once, none vouched for: exactly one becomes the user's first client.
 func testFirstClientRace(t *testing.T, s ds.Store) {
-	const n = 16
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			id := fmt.Sprint("r", i)
-			errs[i] = s.CreateClient(ctx, &ds.Client{ID: id, User: "racer", Suite: 1, SignatureKey: []byte("key of " + id)})
-		})
-	}
-	close(start)
-	wg.Wait()
-	ok := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case !errors.Is(err, ds.ErrVoucherRequired):
-			t.Errorf("r%d: %v", i, err)
-		}
-	}
+	ok := registerAtOnce(t, s, 16, "r", "racer", "", ds.ErrVoucherRequired)
 	if ok != 1 {
 		t.Fatalf("%d first clients of one user", ok)
 	}
@@ -142,19 +121,28 @@ func testFirstClientRace(t *testing.T, s ds.Store) {
 // testClientCapRace: vouched registrations at once for a user a few short
 // of MaxClientsPerUser: exactly as many as fit are accepted.
 func testClientCapRace(t *testing.T, s ds.Store) {
-	const free, n = 3, 12
+	const free = 3
 	mustClient(t, s, "u0", "u")
 	for i := 1; i < ds.MaxClientsPerUser-free; i++ {
 		mustDevice(t, s, fmt.Sprint("u", i), "u", "u0")
 	}
+	if ok := registerAtOnce(t, s, 12, "late", "u", "u0", ds.ErrTooManyClients); ok != free {
+		t.Fatalf("%d registrations accepted, %d places were free", ok, free)
+	}
+}
+
+// registerAtOnce registers n clients prefix0, prefix1, ... of user (vouched
+// for by voucher, if any) from n goroutines released together, and returns
+// how many were accepted; a refusal other than refused fails the test.
+func registerAtOnce(t *testing.T, s ds.Store, n int, prefix, user, voucher string, refused error) int {
 	errs := make([]error, n)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			id := fmt.Sprint("late", i)
-			errs[i] = s.CreateClient(ctx, &ds.Client{ID: id, User: "u", Suite: 1, SignatureKey: []byte("key of " + id), VouchedBy: "u0"})
+			id := fmt.Sprint(prefix, i)
+			errs[i] = s.CreateClient(ctx, &ds.Client{ID: id, User: user, Suite: 1, SignatureKey: []byte("key of " + id), VouchedBy: voucher})
 		})
 	}
 	close(start)
@@ -164,13 +152,11 @@ func testClientCapRace(t *testing.T, s ds.Store) {
 		switch {
 		case err == nil:
 			ok++
-		case !errors.Is(err, ds.ErrTooManyClients):
-			t.Errorf("late%d: %v", i, err)
+		case !errors.Is(err, refused):
+			t.Errorf("%s%d: %v", prefix, i, err)
 		}
 	}
-	if ok != free {
-		t.Fatalf("%d registrations accepted, %d places were free", ok, free)
-	}
+	return ok
 }
 
 func testClients(t *testing.T, s ds.Store) {
