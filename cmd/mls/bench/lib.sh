@@ -3,6 +3,14 @@
 # load prints the load average, for the machine notes of a run.
 load() { uptime | sed 's/.*load average/load average/'; }
 
+# arbor_at ROOT prints "Arbor at commit HASH" for the checkout ROOT, with
+# " with uncommitted changes" when its tracked files differ. Call it before
+# a run rewrites its tracked results files, or they count as changes.
+arbor_at() {
+  dirty=$(git -C "$1" status --porcelain --untracked-files=no | grep -q . && echo " with uncommitted changes" || true)
+  echo "Arbor at commit $(git -C "$1" rev-parse --short HEAD)$dirty"
+}
+
 # runs_of FILE prints the run count of FILE's join line (mls bench output),
 # for --regenerate.
 runs_of() { sed -n '/"op":"join"/{s/.*"runs":\([0-9]*\).*/\1/p;q;}' "$1"; }

@@ -17,14 +17,12 @@ else
   runs=${1:-5}
   arbor_root=${ARBOR_ROOT:-$root}
   mkdir -p "$res"
-  # Before machine.md is rewritten: it is tracked, so writing it first
-  # made every checkout look modified.
-  dirty=$(git -C "$arbor_root" status --porcelain --untracked-files=no | grep -q . && echo " with uncommitted changes" || true)
+  at=$(arbor_at "$arbor_root")
   {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "- machine: $(nproc) cores, $(uname -srm), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
     echo "- $(go version), node $(node --version), ts-mls $(sed -n 's/.*"ts-mls": "\(.*\)".*/\1/p' "$here/ts-mls/package.json")"
-    echo "- Arbor at commit $(git -C "$arbor_root" rev-parse --short HEAD)$dirty"
+    echo "- $at"
     echo "- $(load) before Arbor"
   } > "$res/machine.md"
   (cd "$arbor_root" && go run ./cmd/mls bench --members "$members" --shape both --runs "$runs") > "$res/arbor.jsonl"

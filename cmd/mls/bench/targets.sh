@@ -16,9 +16,10 @@ if [ "${1:-}" = --regenerate ]; then
 else
   runs=${1:-3}
   mkdir -p "$res"
+  at=$(arbor_at "$root")
   {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(go version)"
-    echo "- Arbor at commit $(git -C "$root" rev-parse --short HEAD)"
+    echo "- $at"
     echo "- $(load) before"
   } > "$res/target50k-machine.md"
   (cd "$root" && go build -o "$res/.mls" ./cmd/mls)
