@@ -157,7 +157,7 @@ var (
 		label: "Ed25519", seedSize: ed25519.SeedSize, pubSize: ed25519.PublicKeySize,
 		fromSeed:      func(seed []byte) []byte { return ed25519.NewKeyFromSeed(seed) },
 		signFn:        func(key, msg []byte) []byte { return ed25519.Sign(key, msg) },
-		verifyFn:      ed25519Verifier(), // ed25519.Verify's answers, faster: see ed25519_verify.go
+		verifyFn:      stdlibVerifyEd25519, // in FIPS 140-3 mode; elsewhere verifyLabeled
 		verifyLabeled: ed25519LabeledVerifier(),
 	}
 	sigEd448 signatureScheme = &eddsaScheme{

@@ -78,36 +78,17 @@ func ed25519BatchVerify(label string, items []BatchItem) error {
 		if len(it.PublicKey) != 32 {
 			return errMalformedSignatureKey
 		}
-		if len(it.Signature) != 64 {
+		if !ed25519Lengths(it.PublicKey, it.Signature) {
 			return ErrVerification
 		}
-		// crypto/ed25519 accepts every encoding SetBytes accepts for A and
-		// hashes A as given; do the same.
-		A, err := new(edwards25519.Point).SetBytes(it.PublicKey)
-		if err != nil {
+		A, R, S, ok := ed25519Decode(it.PublicKey, it.Signature)
+		if !ok {
 			return ErrVerification
 		}
-		// crypto/ed25519 compares R by its canonical encoding, so a
-		// non-canonical one never verifies there: refuse it here too.
-		rEnc := it.Signature[:32]
-		if !canonicalPoint(rEnc) {
-			return ErrVerification
-		}
-		R, err := new(edwards25519.Point).SetBytes(rEnc)
-		if err != nil {
-			return ErrVerification
-		}
-		S, err := edwards25519.NewScalar().SetCanonicalBytes(it.Signature[32:])
-		if err != nil {
-			return ErrVerification
-		}
-		h.Reset()
-		h.Write(rEnc)
-		h.Write(it.PublicKey)
-		if err := (labeledContent{label, it.Content}).writeTo(h); err != nil {
+		if err := ed25519Challenge(h, &digest, it.PublicKey, it.Signature, labeledContent{label, it.Content}.writeTo); err != nil {
 			return err
 		}
-		k, err := edwards25519.NewScalar().SetUniformBytes(h.Sum(digest[:0]))
+		k, err := edwards25519.NewScalar().SetUniformBytes(digest[:])
 		if err != nil {
 			return err
 		}

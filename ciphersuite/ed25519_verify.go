@@ -3,6 +3,7 @@ package ciphersuite
 import (
 	"crypto/ed25519"
 	"crypto/sha512"
+	"hash"
 	"io"
 	"math/bits"
 	"sync"
@@ -40,20 +41,12 @@ import (
 // enough scalars (for a hash output, a chance of about 2^-54: one of the
 // 70-odd partial quotients reaches 2^61), crypto/ed25519 decides.
 
-// ed25519Verifier is verifyEd25519, or in FIPS 140-3 mode ed25519.Verify
-// itself: there signatures are checked by the Go Cryptographic Module
-// alone, and this arithmetic runs on filippo.io/edwards25519, outside it.
-func ed25519Verifier() func(pub, msg, sig []byte) bool {
-	if fipsMode {
-		return stdlibVerifyEd25519
-	}
-	return verifyEd25519
-}
-
 func stdlibVerifyEd25519(pub, msg, sig []byte) bool { return ed25519.Verify(pub, msg, sig) }
 
-// ed25519LabeledVerifier is verifyEd25519 on SignContent, streamed into
-// the hash; nil in FIPS 140-3 mode.
+// ed25519LabeledVerifier is verifyEd25519Labeled, or nil in FIPS 140-3
+// mode: there signatures are checked by the Go Cryptographic Module alone
+// (crypto/ed25519 on the encoded SignContent), and this arithmetic runs on
+// filippo.io/edwards25519, outside it.
 func ed25519LabeledVerifier() func(pub []byte, msg labeledContent, sig []byte) (bool, error) {
 	if fipsMode {
 		return nil
@@ -61,20 +54,8 @@ func ed25519LabeledVerifier() func(pub []byte, msg labeledContent, sig []byte) (
 	return verifyEd25519Labeled
 }
 
-// verifyEd25519 reports whether sig is a valid Ed25519 signature of msg by
-// pub, with exactly the result of ed25519.Verify.
-func verifyEd25519(pub, msg, sig []byte) bool {
-	ok, decided := verifyEd25519Stream(pub, sig, func(w io.Writer) error {
-		w.Write(msg)
-		return nil
-	})
-	if !decided {
-		return stdlibVerifyEd25519(pub, msg, sig)
-	}
-	return ok
-}
-
-// verifyEd25519Labeled is verifyEd25519 for the encoding of msg.
+// verifyEd25519Labeled reports whether sig is a valid Ed25519 signature of
+// the encoding of msg by pub, with exactly the result of ed25519.Verify.
 func verifyEd25519Labeled(pub []byte, msg labeledContent, sig []byte) (bool, error) {
 	var encErr error
 	ok, decided := verifyEd25519Stream(pub, sig, func(w io.Writer) error {
@@ -98,39 +79,61 @@ func verifyEd25519Labeled(pub []byte, msg labeledContent, sig []byte) (bool, err
 // verifyEd25519Digest. decided is false when crypto/ed25519 must decide
 // (or writeMsg failed).
 func verifyEd25519Stream(pub, sig []byte, writeMsg func(io.Writer) error) (ok, decided bool) {
-	if len(pub) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize || sig[63]&224 != 0 {
+	if !ed25519Lengths(pub, sig) {
 		return false, true
-	}
-	h := sha512.New()
-	h.Write(sig[:32])
-	h.Write(pub)
-	if writeMsg(h) != nil {
-		return false, false
 	}
 	var digest [sha512.Size]byte
-	return verifyEd25519Digest(pub, sig, h.Sum(digest[:0]))
+	if ed25519Challenge(sha512.New(), &digest, pub, sig, writeMsg) != nil {
+		return false, false
+	}
+	return verifyEd25519Digest(pub, sig, digest[:])
 }
 
-// verifyEd25519Digest is verifyEd25519 given SHA-512(R || A || M). decided
-// is false when the scalars did not reduce well; then nothing is known.
-func verifyEd25519Digest(pub, sig, digest []byte) (ok, decided bool) {
-	// crypto/ed25519 decodes A with SetBytes, which accepts non-canonical
-	// encodings, and hashes A as given: the same here.
+// ed25519Lengths reports whether pub and sig have the sizes crypto/ed25519
+// requires, and the top bits of s are clear.
+func ed25519Lengths(pub, sig []byte) bool {
+	return len(pub) == ed25519.PublicKeySize && len(sig) == ed25519.SignatureSize && sig[63]&224 == 0
+}
+
+// ed25519Challenge sets digest to SHA-512(R || A || M), M written by
+// writeMsg, in h, a SHA-512 that it resets first.
+func ed25519Challenge(h hash.Hash, digest *[sha512.Size]byte, pub, sig []byte, writeMsg func(io.Writer) error) error {
+	h.Reset()
+	h.Write(sig[:32])
+	h.Write(pub)
+	if err := writeMsg(h); err != nil {
+		return err
+	}
+	h.Sum(digest[:0])
+	return nil
+}
+
+// ed25519Decode decodes A, R and s of a signature whose lengths are right
+// as crypto/ed25519 does, and reports false where it refuses them.
+// crypto/ed25519 decodes A with SetBytes, which accepts non-canonical
+// encodings (and hashes A as given); it compares R' with R by R's
+// canonical encoding, so an R that is not the canonical encoding of a
+// point never verifies; and it requires s < L.
+func ed25519Decode(pub, sig []byte) (A, R *edwards25519.Point, S *edwards25519.Scalar, ok bool) {
 	A, err := new(edwards25519.Point).SetBytes(pub)
-	if err != nil {
-		return false, true
+	if err != nil || !canonicalPoint(sig[:32]) {
+		return nil, nil, nil, false
 	}
-	// R' is compared by its canonical encoding there, so an R that is not
-	// the canonical encoding of a point never verifies.
-	if !canonicalPoint(sig[:32]) {
-		return false, true
+	if R, err = new(edwards25519.Point).SetBytes(sig[:32]); err != nil {
+		return nil, nil, nil, false
 	}
-	R, err := new(edwards25519.Point).SetBytes(sig[:32])
-	if err != nil {
-		return false, true
+	if S, err = edwards25519.NewScalar().SetCanonicalBytes(sig[32:]); err != nil {
+		return nil, nil, nil, false
 	}
-	S, err := edwards25519.NewScalar().SetCanonicalBytes(sig[32:])
-	if err != nil {
+	return A, R, S, true
+}
+
+// verifyEd25519Digest is the verification given SHA-512(R || A || M), for
+// lengths ed25519Lengths accepts. decided is false when the scalars did
+// not reduce well; then nothing is known.
+func verifyEd25519Digest(pub, sig, digest []byte) (ok, decided bool) {
+	A, R, S, ok := ed25519Decode(pub, sig)
+	if !ok {
 		return false, true
 	}
 	k, err := edwards25519.NewScalar().SetUniformBytes(digest)
