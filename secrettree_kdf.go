@@ -53,7 +53,13 @@ func newKDFHash(f func() hash.Hash) *kdfHash {
 
 // kdfHashOf returns the KDF hash of s, or nil if it is not one an
 // expander can key once (then expanders go through s.ExpandWithLabel).
+// In FIPS 140-3 mode it is always nil: there HKDF must be the Go
+// Cryptographic Module's, as ciphersuite keeps its own arithmetic out of
+// that mode too.
 func kdfHashOf(s *ciphersuite.Suite) *kdfHash {
+	if ciphersuite.FIPSMode() {
+		return nil
+	}
 	h := kdfHashes[s.Spec().KDF]
 	if h == nil || h.size != s.HashSize() {
 		return nil

@@ -2,8 +2,12 @@ package mls
 
 import (
 	"bytes"
+	"crypto/fips140"
 	"crypto/rand"
 	"fmt"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/arbormls/mls/ciphersuite"
@@ -261,4 +265,29 @@ func BenchmarkExpandWithLabel(b *testing.B) {
 			e.release()
 		}
 	})
+}
+
+// TestExpanderFIPSChoice checks that FIPS 140-3 mode leaves HKDF to the Go
+// Cryptographic Module: it runs itself again under GODEBUG=fips140=on.
+func TestExpanderFIPSChoice(t *testing.T) {
+	s := testSuite(t, ciphersuite.MLS_128_DHKEMP256_AES128GCM_SHA256_P256)
+	if fips140.Enabled() {
+		if kdfHashOf(s) != nil {
+			t.Fatal("FIPS 140-3 mode: secret-tree derivations keyed outside crypto/hkdf")
+		}
+		return
+	}
+	if kdfHashOf(s) == nil {
+		t.Fatal("suite 2's derivations are not keyed once")
+	}
+	const childEnv = "ARBOR_FIPS140_EXPANDER_CHILD"
+	if os.Getenv(childEnv) != "" {
+		t.Fatal("GODEBUG=fips140=on did not enable FIPS 140-3 mode")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestExpanderFIPSChoice$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "GODEBUG=fips140=on", childEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestExpanderFIPSChoice") {
+		t.Fatalf("FIPS 140-3 mode: %v\n%s", err, out)
+	}
 }
