@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/arbormls/mls/ciphersuite"
+	"github.com/arbormls/mls/internal/codec"
 )
 
 // Every PrivateMessage costs its sender and each receiver five
@@ -220,10 +221,10 @@ func (e *expander) expand(dst []byte, label string, context []byte, length int) 
 		return nil, fmt.Errorf("mls: cannot expand %d bytes with label %q and %d bytes of context", length, label, len(context))
 	}
 	info := append(e.info[:0], byte(length>>8), byte(length))
-	info = appendVarint(info, fullLabel)
+	info, _ = codec.AppendVarint(info, uint64(fullLabel)) // both below 2^30: checked above
 	info = append(info, "MLS 1.0 "...)
 	info = append(info, label...)
-	info = appendVarint(info, len(context))
+	info, _ = codec.AppendVarint(info, uint64(len(context)))
 	info = append(info, context...)
 	info = append(info, 0) // the HKDF block counter
 	e.info = info
@@ -248,17 +249,4 @@ func (e *expander) expand(dst []byte, label string, context []byte, length int) 
 		dst = append(dst, e.t[:min(len(e.t), want-len(dst))]...)
 	}
 	return dst, nil
-}
-
-// appendVarint appends n < 2^30 as an MLS variable-length integer (RFC
-// 9420 section 2.1.2), in its shortest form.
-func appendVarint(b []byte, n int) []byte {
-	switch {
-	case n < 1<<6:
-		return append(b, byte(n))
-	case n < 1<<14:
-		return append(b, 0x40|byte(n>>8), byte(n))
-	default:
-		return append(b, 0x80|byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
 }

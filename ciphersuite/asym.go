@@ -20,20 +20,14 @@ type labeledContent struct {
 	content []byte
 }
 
-func varint(n int) ([]byte, error) {
-	b := codec.NewBuilder(4)
-	b.AddVarint(uint64(n))
-	return b.Bytes()
-}
-
 // writeTo streams the encoding into w (a hash), so that a large content
 // (a GroupInfo with the ratchet tree inline) is never copied.
 func (c labeledContent) writeTo(w io.Writer) error {
-	lh, err := varint(len(mlsLabelPrefix) + len(c.label))
+	lh, err := codec.AppendVarint(nil, uint64(len(mlsLabelPrefix)+len(c.label)))
 	if err != nil {
 		return fmt.Errorf("ciphersuite: label too long: %w", err)
 	}
-	ch, err := varint(len(c.content))
+	ch, err := codec.AppendVarint(nil, uint64(len(c.content)))
 	if err != nil {
 		return fmt.Errorf("ciphersuite: content too long: %w", err)
 	}

@@ -104,16 +104,25 @@ func (b *Builder) AddBool(v bool) {
 
 // AddVarint appends v as a minimal MLS variable-length integer.
 func (b *Builder) AddVarint(v uint64) {
+	var err error
+	if b.buf, err = AppendVarint(b.buf, v); err != nil {
+		b.SetError(err)
+	}
+}
+
+// AppendVarint appends v to dst as a minimal MLS variable-length integer
+// (RFC 9420 section 2.1.2), for callers that build a few bytes without a
+// Builder (a hash input); v must be below 2^30.
+func AppendVarint(dst []byte, v uint64) ([]byte, error) {
 	switch {
 	case v < 1<<6:
-		b.buf = append(b.buf, byte(v))
+		return append(dst, byte(v)), nil
 	case v < 1<<14:
-		b.buf = append(b.buf, 0x40|byte(v>>8), byte(v))
+		return append(dst, 0x40|byte(v>>8), byte(v)), nil
 	case v < 1<<30:
-		b.buf = append(b.buf, 0x80|byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-	default:
-		b.SetError(ErrVarintTooLarge)
+		return append(dst, 0x80|byte(v>>24), byte(v>>16), byte(v>>8), byte(v)), nil
 	}
+	return dst, ErrVarintTooLarge
 }
 
 // AddRaw appends v without a length prefix (fixed-size fields).
