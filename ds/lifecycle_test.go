@@ -24,7 +24,7 @@ type gatedStore struct {
 	release chan struct{}
 }
 
-func (g *gatedStore) AcceptCommit(ctx context.Context, c *ds.Commit) (uint64, error) {
+func (g *gatedStore) AcceptCommit(ctx context.Context, c *ds.Commit) (uint64, []string, error) {
 	if g.armed.Load() {
 		close(g.entered)
 		<-g.release

@@ -572,13 +572,9 @@ func (s *Server) commit(w http.ResponseWriter, r *request) error {
 		}
 		c.GroupInfo = b.GroupInfo
 	}
-	// The commit goes to the members of the old epoch, removed ones
-	// included: wake them all, read before the member set changes.
-	before, err := s.Store.Members(r.Context(), gid)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return err
-	}
-	epoch, err := s.Store.AcceptCommit(r.Context(), c)
+	// AcceptCommit says whom it delivered to: the members of the old
+	// epoch, removed ones included, and the new ones (the Welcome).
+	epoch, recipients, err := s.Store.AcceptCommit(r.Context(), c)
 	var conflict *EpochConflictError
 	if errors.As(err, &conflict) {
 		s.metrics.commitsConflicted.Add(1)
@@ -588,11 +584,7 @@ func (s *Server) commit(w http.ResponseWriter, r *request) error {
 	}
 	s.metrics.commitsAccepted.Add(1)
 	s.Log.Debug("commit accepted", "epoch", epoch, "sender", r.client)
-	s.notify(before...)
-	s.notify(c.NewMembers...)
-	if ms, err := s.Store.Members(r.Context(), gid); err == nil {
-		s.notify(ms...)
-	}
+	s.notify(recipients...)
 	writeJSON(w, http.StatusOK, map[string]uint64{"epoch": epoch})
 	return nil
 }

@@ -157,8 +157,9 @@ type Store interface {
 	// AcceptCommit applies c in one transaction, conditional on the
 	// group's epoch being c.Epoch: it advances the epoch, updates the
 	// member set, stores the GroupInfo and fills the inboxes. It returns
-	// the new epoch, or an *EpochConflictError and changes nothing.
-	AcceptCommit(ctx context.Context, c *Commit) (uint64, error)
+	// the new epoch and the clients it delivered to (sorted), or an
+	// *EpochConflictError and changes nothing.
+	AcceptCommit(ctx context.Context, c *Commit) (epoch uint64, recipients []string, err error)
 	// LatestGroupInfo returns the last GroupInfo stored for the group, or
 	// ErrNotFound.
 	LatestGroupInfo(ctx context.Context, groupID []byte) ([]byte, error)

@@ -303,29 +303,30 @@ func testCommits(t *testing.T, s ds.Store) {
 	if _, err := s.Epoch(ctx, g); !errors.Is(err, ds.ErrNotFound) {
 		t.Fatalf("unknown group: %v", err)
 	}
-	if _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 3, Sender: "a", Commit: []byte("c")}); !errors.Is(err, ds.ErrNotFound) {
+	if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 3, Sender: "a", Commit: []byte("c")}); !errors.Is(err, ds.ErrNotFound) {
 		t.Fatalf("commit to an unknown group past epoch 0: %v", err)
 	}
-	e, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 0, Sender: "a", Commit: []byte("c0"), Welcome: []byte("w0"), NewMembers: []string{"b"}, GroupInfo: []byte("gi1")})
-	if err != nil || e != 1 {
-		t.Fatalf("first commit: %d, %v", e, err)
+	e, to, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 0, Sender: "a", Commit: []byte("c0"), Welcome: []byte("w0"), NewMembers: []string{"b"}, GroupInfo: []byte("gi1")})
+	if err != nil || e != 1 || fmt.Sprint(to) != "[b]" {
+		t.Fatalf("first commit: %d, delivered to %v, %v", e, to, err)
 	}
 	var conflict *ds.EpochConflictError
-	if _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 0, Sender: "x", Commit: []byte("c0'")}); !errors.As(err, &conflict) || conflict.Current != 1 {
+	if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 0, Sender: "x", Commit: []byte("c0'")}); !errors.As(err, &conflict) || conflict.Current != 1 {
 		t.Fatalf("second creation: %v", err)
 	}
 	if ms, _ := s.Members(ctx, g); fmt.Sprint(ms) != "[a b]" {
 		t.Fatalf("members = %v", ms)
 	}
-	if _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 1, Sender: "x", Commit: []byte("c1")}); !errors.Is(err, ds.ErrNotMember) {
+	if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 1, Sender: "x", Commit: []byte("c1")}); !errors.Is(err, ds.ErrNotMember) {
 		t.Fatalf("commit by a non-member: %v", err)
 	}
 	if ep, _ := s.Epoch(ctx, g); ep != 1 {
 		t.Fatalf("a refused commit moved the epoch to %d", ep)
 	}
 	// An external commit brings its sender in; a removal takes one out.
-	if e, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 1, Sender: "c", External: true, Commit: []byte("c1"), Removed: []string{"b"}}); err != nil || e != 2 {
-		t.Fatalf("external commit: %d, %v", e, err)
+	// The removed member receives the commit too.
+	if e, to, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 1, Sender: "c", External: true, Commit: []byte("c1"), Removed: []string{"b"}}); err != nil || e != 2 || fmt.Sprint(to) != "[a b]" {
+		t.Fatalf("external commit: %d, delivered to %v, %v", e, to, err)
 	}
 	if ms, _ := s.Members(ctx, g); fmt.Sprint(ms) != "[a c]" {
 		t.Fatalf("members = %v", ms)
@@ -337,7 +338,7 @@ func testCommits(t *testing.T, s ds.Store) {
 		t.Fatalf("leaf known before any tree: %v, %v", known, err)
 	}
 	// A commit with the tree's leaves replaces the member set.
-	if e, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 2, Sender: "a", Commit: []byte("c2"), Leaves: map[string]uint32{"a": 0, "x": 3}}); err != nil || e != 3 {
+	if e, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 2, Sender: "a", Commit: []byte("c2"), Leaves: map[string]uint32{"a": 0, "x": 3}}); err != nil || e != 3 {
 		t.Fatalf("commit with leaves: %d, %v", e, err)
 	}
 	if ms, _ := s.Members(ctx, g); fmt.Sprint(ms) != "[a x]" {
@@ -380,7 +381,7 @@ func testCommitRace(t *testing.T, s ds.Store) {
 		mustClient(t, s, id, id)
 		members = append(members, id)
 	}
-	if _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Sender: "m0", Commit: []byte("c"), Welcome: []byte("w"), NewMembers: members[1:]}); err != nil {
+	if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Sender: "m0", Commit: []byte("c"), Welcome: []byte("w"), NewMembers: members[1:]}); err != nil {
 		t.Fatal(err)
 	}
 	for round := uint64(1); round <= 3; round++ {
@@ -389,7 +390,7 @@ func testCommitRace(t *testing.T, s ds.Store) {
 		won := 0
 		for _, m := range members {
 			wg.Go(func() {
-				_, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: round, Sender: m, Commit: []byte(m)})
+				_, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: round, Sender: m, Commit: []byte(m)})
 				var conflict *ds.EpochConflictError
 				mu.Lock()
 				defer mu.Unlock()
@@ -423,11 +424,11 @@ func testSendToGroup(t *testing.T, s ds.Store) {
 	if _, err := s.SendToGroup(ctx, g, "a", 0, 3, []byte("m")); !errors.Is(err, ds.ErrNotFound) {
 		t.Fatalf("unknown group: %v", err)
 	}
-	if _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 0, Sender: "a", Commit: []byte("c0"), Welcome: []byte("w"), NewMembers: []string{"b", "c"}}); err != nil {
+	if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 0, Sender: "a", Commit: []byte("c0"), Welcome: []byte("w"), NewMembers: []string{"b", "c"}}); err != nil {
 		t.Fatal(err)
 	}
 	for e := uint64(1); e < 5; e++ {
-		if _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: e, Sender: "a", Commit: []byte("c")}); err != nil {
+		if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: e, Sender: "a", Commit: []byte("c")}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -465,13 +466,13 @@ func testSendDuringCommits(t *testing.T, s ds.Store) {
 		mustClient(t, s, id, id)
 	}
 	g := []byte("group")
-	if _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 0, Sender: "a", Commit: []byte("c:1"), Welcome: []byte("c:1"), NewMembers: []string{"b", "r"}}); err != nil {
+	if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 0, Sender: "a", Commit: []byte("c:1"), Welcome: []byte("c:1"), NewMembers: []string{"b", "r"}}); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for e := uint64(1); e < 40; e++ {
-			if _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: e, Sender: "a", Commit: fmt.Appendf(nil, "c:%d", e+1)}); err != nil {
+			if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: e, Sender: "a", Commit: fmt.Appendf(nil, "c:%d", e+1)}); err != nil {
 				t.Error(err)
 				return
 			}

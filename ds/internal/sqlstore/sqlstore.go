@@ -379,11 +379,13 @@ func (s *Store) Members(ctx context.Context, groupID []byte) ([]string, error) {
 }
 
 // AcceptCommit implements ds.Store.
-func (s *Store) AcceptCommit(ctx context.Context, c *ds.Commit) (uint64, error) {
+func (s *Store) AcceptCommit(ctx context.Context, c *ds.Commit) (uint64, []string, error) {
 	if c.Epoch >= 1<<63-1 {
-		return 0, &ds.EpochConflictError{}
+		return 0, nil, &ds.EpochConflictError{}
 	}
+	var recipients []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		recipients = nil // a retried transaction starts again
 		// The epoch = expected condition is the whole of the ordering
 		// rule: of concurrent commits for one epoch, one updates the row.
 		n, err := s.exec(ctx, tx, `UPDATE groups SET epoch = epoch + 1 WHERE id = ? AND epoch = ?`, c.GroupID, int64(c.Epoch))
@@ -461,12 +463,16 @@ func (s *Store) AcceptCommit(ctx context.Context, c *ds.Commit) (uint64, error) 
 				return err
 			}
 		}
+		for m := range out {
+			recipients = append(recipients, m)
+		}
+		sort.Strings(recipients)
 		return s.deliver(ctx, tx, out)
 	})
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return c.Epoch + 1, nil
+	return c.Epoch + 1, recipients, nil
 }
 
 func contains(list []string, s string) bool {
