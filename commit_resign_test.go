@@ -34,25 +34,9 @@ func TestSignChangedDecodedCommit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got *AuthenticatedContent
-		if wf == WireFormatPublicMessage {
-			m, err := sender.ProtectPublic(ac)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err = receiver.UnprotectPublic(wireCopy(t, m), g.memberKey)
-			if err != nil {
-				t.Fatalf("%v: the receiver rejects the re-signed commit: %v", wf, err)
-			}
-		} else {
-			m, err := sender.ProtectPrivate(ac, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err = receiver.UnprotectPrivate(wireCopy(t, m), g.memberKey)
-			if err != nil {
-				t.Fatalf("%v: the receiver rejects the re-signed commit: %v", wf, err)
-			}
+		got, err := g.transmit(t, sender, receiver, wf, ac)
+		if err != nil {
+			t.Fatalf("%v: the receiver rejects the re-signed commit: %v", wf, err)
 		}
 		if n := len(got.Content.Commit.Proposals); n != 2 || !bytes.Equal(got.Content.Commit.Proposals[1].Reference, extra.Reference) {
 			t.Fatalf("%v: the receiver got %d proposals, want the 2 signed", wf, n)

@@ -72,6 +72,24 @@ func (g *frGroup) context() *ProtectionContext {
 	return pc
 }
 
+// transmit protects ac with sender as a message of wire format wf, and
+// unprotects its wire encoding with receiver.
+func (g *frGroup) transmit(t *testing.T, sender, receiver *ProtectionContext, wf WireFormat, ac *AuthenticatedContent) (*AuthenticatedContent, error) {
+	t.Helper()
+	if wf == WireFormatPublicMessage {
+		m, err := sender.ProtectPublic(ac)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return receiver.UnprotectPublic(wireCopy(t, m), g.memberKey)
+	}
+	m, err := sender.ProtectPrivate(ac, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return receiver.UnprotectPrivate(wireCopy(t, m), g.memberKey)
+}
+
 func (g *frGroup) memberKey(leaf LeafIndex) ([]byte, error) {
 	if int(leaf) >= len(g.keys) || g.keys[leaf] == nil {
 		return nil, fmt.Errorf("mls: leaf %d is blank", leaf)

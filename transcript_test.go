@@ -24,25 +24,9 @@ func TestTranscriptAcrossFraming(t *testing.T) {
 			t.Fatal(err)
 		}
 		ac.Auth.ConfirmationTag = ConfirmationTag(g.suite, g.secrets.ConfirmationKey(), confirmed)
-		var got *AuthenticatedContent
-		if wf == WireFormatPublicMessage {
-			m, err := sender.ProtectPublic(ac)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err = receiver.UnprotectPublic(wireCopy(t, m), g.memberKey)
-			if err != nil {
-				t.Fatal(err)
-			}
-		} else {
-			m, err := sender.ProtectPrivate(ac, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err = receiver.UnprotectPrivate(wireCopy(t, m), g.memberKey)
-			if err != nil {
-				t.Fatal(err)
-			}
+		got, err := g.transmit(t, sender, receiver, wf, ac)
+		if err != nil {
+			t.Fatal(err)
 		}
 		gotConfirmed, err := ConfirmedTranscriptHash(g.suite, interim, got)
 		if err != nil {
