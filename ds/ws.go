@@ -83,9 +83,10 @@ func (s *Server) wsPush(ctx context.Context, c *websocket.Conn, client string, a
 	defer stopTick()
 	ping := time.NewTicker(s.pingInterval())
 	defer ping.Stop()
+	var sg streamGroups
 	for {
 		// As in the long poll: take the wake-up channel before reading.
-		wake, release, err := s.waiter(ctx, client)
+		wake, release, err := s.waiter(ctx, client, &sg)
 		var msgs []Message
 		if err == nil {
 			msgs, err = s.Store.Inbox(ctx, client, after, inboxPage)
