@@ -119,6 +119,7 @@ func (s *Server) wsPush(ctx context.Context, c *websocket.Conn, client string, a
 			release()
 			continue // more are waiting
 		}
+	wait:
 		select {
 		case <-wake:
 		case <-tick:
@@ -130,6 +131,9 @@ func (s *Server) wsPush(ctx context.Context, c *websocket.Conn, client string, a
 				release()
 				return websocket.StatusPolicyViolation, "ping timed out"
 			}
+			// Nothing was delivered: wait on, without reading the store
+			// (an idle socket costs no query).
+			goto wait
 		case <-s.draining:
 			release()
 			return websocket.StatusGoingAway, "server shutting down"

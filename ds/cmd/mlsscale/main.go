@@ -189,8 +189,22 @@ func run(args []string, out io.Writer) error {
 	}
 	res.SetupSeconds = time.Since(start).Seconds()
 
-	// Idle: nothing is sent; the servers' store queries are counted.
-	time.Sleep(time.Second)
+	// Idle: nothing is sent; the servers' store queries are counted,
+	// once the connections' first reads are done (no query for 3 s, or
+	// 120 s).
+	for q, i, quiet := queries(stores), 0, 0; i < 120 && quiet < 3; i++ {
+		time.Sleep(time.Second)
+		n := queries(stores)
+		if os.Getenv("MLSSCALE_DEBUG") != "" {
+			fmt.Fprintln(os.Stderr, "settling: queries in the last second:", n-q)
+		}
+		if n == q {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		q = n
+	}
 	q0 := queries(stores)
 	time.Sleep(c.idle)
 	res.IdleQueriesPerSec = float64(queries(stores)-q0) / c.idle.Seconds()
