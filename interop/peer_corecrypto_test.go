@@ -1,0 +1,208 @@
+package interop
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/arbormls/mls/interop/proto"
+)
+
+// This file plays the scenarios of testdata/scenarios.json with Arbor and
+// Wire's core-crypto (OpenMLS, through its wasm build in Node) in one group:
+// interop/peers/core-crypto/server.mjs serves core-crypto as an MLSClient,
+// and the player spreads the actors over it and an Arbor server, once with
+// the group's creator on each. core-crypto's API is a messenger's, not a
+// protocol toolkit's: what it cannot express answers UNIMPLEMENTED and the
+// run is reported unsupported, with the reason.
+//
+// The test needs the peer installed (npm ci in interop/peers/core-crypto)
+// and MLS_PEER_CORECRYPTO naming that folder; .ci/run does both. With
+// MLS_PEER_RESULTS naming a folder, the results are written there as
+// core-crypto.jsonl, one JSON object per (scenario, suite, wire format,
+// role).
+
+// peerResult is one line of a peer's results file.
+type peerResult struct {
+	Peer     string `json:"peer"`
+	Scenario string `json:"scenario"`
+	Suite    uint32 `json:"suite"`
+	Wire     string `json:"wire"`   // "public" or "private" handshakes
+	Role     string `json:"role"`   // "arbor-creates" or "peer-creates"
+	Result   string `json:"result"` // "pass", "fail" or "unsupported"
+	Reason   string `json:"reason,omitempty"`
+}
+
+// coreCryptoSuites are the suites core-crypto 10.3.0 offers (no 4 or 6:
+// its Ed448 credentials fail; and no post-quantum suite).
+var coreCryptoSuites = []uint32{1, 2, 3, 5, 7}
+
+// coreCryptoPeerFaults are the failures core-crypto causes, by
+// "scenario/suite/wire/role", with the RFC 9420 rule it breaks. A failure
+// not listed here fails the test.
+var coreCryptoPeerFaults = map[string]string{}
+
+// wireClientID returns a fresh Wire client id, "<uuid>:<device>@<domain>",
+// the identity grammar core-crypto requires of basic credentials. The
+// device id has no leading zero: core-crypto prints it without them, and
+// the identity must read back as it was written.
+func wireClientID(string) []byte {
+	var u [16]byte
+	rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	var d [8]byte
+	rand.Read(d[:])
+	d[0] |= 0x10
+	return fmt.Appendf(nil, "%x-%x-%x-%x-%x:%s@interop.example", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16], hex.EncodeToString(d[:]))
+}
+
+// startNodePeer runs an MLSClient server written for Node and connects to
+// it. The server prints "listening on PORT" once it serves.
+func startNodePeer(t *testing.T, script string) pb.MLSClientClient {
+	t.Helper()
+	cmd := exec.Command("node", script, "--port", "0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", script, err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	var port int
+	select {
+	case line := <-lines:
+		if _, err := fmt.Sscanf(line, "listening on %d", &port); err != nil {
+			t.Fatalf("%s said %q", script, line)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s did not start: %s", script, stderr.String())
+	}
+	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", port), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return pb.NewMLSClientClient(conn)
+}
+
+// classify turns the outcome of a run into a result: UNIMPLEMENTED from
+// any server is a scenario the peer cannot express.
+func classify(err error) (result, reason string) {
+	if err == nil {
+		return "pass", ""
+	}
+	var se interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &se) && se.GRPCStatus().Code() == codes.Unimplemented {
+		return "unsupported", err.Error()
+	}
+	return "fail", err.Error()
+}
+
+// writePeerResults writes a peer's results to MLS_PEER_RESULTS/<peer>.jsonl
+// when that variable names a folder.
+func writePeerResults(t *testing.T, peer string, results []peerResult) {
+	dir := os.Getenv("MLS_PEER_RESULTS")
+	if dir == "" {
+		return
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, r := range results {
+		if err := enc.Encode(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, peer+".jsonl"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPeerCoreCrypto(t *testing.T) {
+	dir := os.Getenv("MLS_PEER_CORECRYPTO")
+	if dir == "" {
+		t.Skip("MLS_PEER_CORECRYPTO is not set (the folder interop/peers/core-crypto after npm ci)")
+	}
+	peer := startNodePeer(t, filepath.Join(dir, "server.mjs"))
+	arbor := startServers(t, 1)[0]
+	scripts := loadScenarios(t)
+	if only := os.Getenv("MLS_PEER_SCENARIOS"); only != "" {
+		keep := strings.Split(only, ",")
+		maps.DeleteFunc(scripts, func(name string, _ []step) bool { return !slices.Contains(keep, name) })
+	}
+
+	var results []peerResult
+	counts := map[string]int{}
+	for _, name := range slices.Sorted(maps.Keys(scripts)) {
+		for _, suite := range coreCryptoSuites {
+			for _, encrypt := range []bool{false, true} {
+				for offset, role := range []string{"arbor-creates", "peer-creates"} {
+					wire := "public"
+					if encrypt {
+						wire = "private"
+					}
+					p := newPlayer(t, []pb.MLSClientClient{arbor, peer}, suite, encrypt, offset)
+					p.identity = wireClientID
+					p.exporterAgreement = true
+					result, reason := classify(p.play(scripts[name]))
+					key := fmt.Sprintf("%s/%d/%s/%s", name, suite, wire, role)
+					if result == "fail" {
+						if why, ok := coreCryptoPeerFaults[key]; ok {
+							reason = why + " (" + reason + ")"
+						} else {
+							t.Errorf("%s: %s", key, reason)
+						}
+					}
+					counts[result]++
+					results = append(results, peerResult{
+						Peer: "core-crypto", Scenario: name, Suite: suite, Wire: wire, Role: role,
+						Result: result, Reason: reason,
+					})
+				}
+			}
+		}
+	}
+	t.Logf("core-crypto: %d pass, %d fail, %d unsupported", counts["pass"], counts["fail"], counts["unsupported"])
+	writePeerResults(t, "core-crypto", results)
+}
