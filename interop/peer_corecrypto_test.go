@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -64,7 +65,7 @@ var coreCryptoPeerFaults = map[string]string{}
 // the identity grammar core-crypto requires of basic credentials. The
 // device id has no leading zero: core-crypto prints it without them, and
 // the identity must read back as it was written.
-func wireClientID(string) []byte {
+func wireClientID() []byte {
 	var u [16]byte
 	rand.Read(u[:])
 	u[6] = u[6]&0x0f | 0x40 // version 4
@@ -82,6 +83,9 @@ func startNodePeer(t *testing.T, script string) pb.MLSClientClient {
 	cmd := exec.Command("node", script, "--port", "0")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	if os.Getenv("CC_TIMING") != "" {
+		cmd.Stderr = os.Stderr
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -133,12 +137,17 @@ func classify(err error) (result, reason string) {
 	if err == nil {
 		return "pass", ""
 	}
+	// The reason names the step and the server's message; the suite and
+	// wire format are columns of the result already.
+	reason = rpcNoise.ReplaceAllString(err.Error(), "")
 	var se interface{ GRPCStatus() *status.Status }
 	if errors.As(err, &se) && se.GRPCStatus().Code() == codes.Unimplemented {
-		return "unsupported", err.Error()
+		return "unsupported", reason
 	}
-	return "fail", err.Error()
+	return "fail", reason
 }
+
+var rpcNoise = regexp.MustCompile(`^suite \d+ encrypt=\w+ |rpc error: code = \w+ desc = `)
 
 // writePeerResults writes a peer's results to MLS_PEER_RESULTS/<peer>.jsonl
 // when that variable names a folder.
@@ -174,8 +183,25 @@ func TestPeerCoreCrypto(t *testing.T) {
 
 	var results []peerResult
 	counts := map[string]int{}
+	// An actor keeps one identity per suite across runs: the wrapper makes
+	// one CoreCrypto instance (and in-memory database, slow to open) per
+	// identity, and core-crypto keeps at most one credential per signature
+	// scheme that was made in the same second (suites 1 and 3 share
+	// Ed25519).
+	ids := map[uint32]map[string][]byte{}
 	for _, name := range slices.Sorted(maps.Keys(scripts)) {
 		for _, suite := range coreCryptoSuites {
+			if ids[suite] == nil {
+				ids[suite] = map[string][]byte{}
+			}
+			identity := func(actor string) []byte {
+				id, ok := ids[suite][actor]
+				if !ok {
+					id = wireClientID()
+					ids[suite][actor] = id
+				}
+				return id
+			}
 			for _, encrypt := range []bool{false, true} {
 				for offset, role := range []string{"arbor-creates", "peer-creates"} {
 					wire := "public"
@@ -183,7 +209,7 @@ func TestPeerCoreCrypto(t *testing.T) {
 						wire = "private"
 					}
 					p := newPlayer(t, []pb.MLSClientClient{arbor, peer}, suite, encrypt, offset)
-					p.identity = wireClientID
+					p.identity = identity
 					p.exporterAgreement = true
 					result, reason := classify(p.play(scripts[name]))
 					key := fmt.Sprintf("%s/%d/%s/%s", name, suite, wire, role)
