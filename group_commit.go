@@ -165,6 +165,9 @@ func (g *Group) Commit(opts CommitOptions) (*PendingCommit, error) {
 		forcePath = forcePath || ownUpdate
 	}
 	list = append(list, byValue...)
+	if list, err = g.policySelect(list); err != nil {
+		return nil, err
+	}
 	if err := g.validateProposalList(list, self); err != nil {
 		return nil, err
 	}

@@ -145,7 +145,7 @@ func (g *Group) adoptTree(tree *RatchetTree, gc *GroupContext, kp *KeyPackage) e
 	if err := checkGroupExtensions(gc.Extensions); err != nil {
 		return err
 	}
-	opts := g.leafOpts(gc.Extensions, CredentialEventJoin, nil, g.cfg.CheckLifetimes)
+	opts := g.leafOpts(gc.Extensions, CredentialEventJoin, nil, true)
 	opts.BatchVerify = g.cfg.BatchVerifyTree
 	if err := tree.Validate(gc.GroupID, opts); err != nil {
 		return err

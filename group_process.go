@@ -205,6 +205,9 @@ func (g *Group) receiveProposal(ac *AuthenticatedContent) (*Received, error) {
 		return nil, err
 	}
 	ref := g.suite.MakeProposalRef(enc)
+	if err := g.policyProposal(c.Proposal, c.Sender, ref); err != nil {
+		return nil, err
+	}
 	g.proposals.add(&cachedProposal{ref: ref, proposal: c.Proposal, sender: c.Sender})
 	r := &Received{Kind: KindProposal, Epoch: c.Epoch, Sender: c.Sender, AuthenticatedData: c.AuthenticatedData, Proposal: c.Proposal, ProposalRef: ref}
 	if c.Sender.SenderType == SenderTypeMember {
@@ -287,6 +290,9 @@ func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
 		// The commit removes this client, which cannot decrypt the new
 		// epoch: the group ends here for it (section 12.4.2).
 		received.NewEpoch = epochChange(prov, g.gc.Epoch+1, sender, committerLeaf)
+		if err := g.policyCommit(content, list, received.NewEpoch); err != nil {
+			return nil, err
+		}
 		g.discardPending()
 		g.state = stateRemoved
 		return received, nil
@@ -325,6 +331,10 @@ func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
 	}
 	next.secrets.EraseJoinerSecrets()
 	received.NewEpoch = epochChange(prov, next.gc.Epoch, sender, committerLeaf)
+	if err := g.policyCommit(content, list, received.NewEpoch); err != nil {
+		next.erase()
+		return nil, err
+	}
 	g.discardPending()
 	if err := g.advance(next.tree, &next.gc, next.gcBytes, next.secrets, next.interim, next.tag); err != nil {
 		return nil, err
@@ -351,7 +361,7 @@ func (g *Group) mergePath(prov *provisional, sender Sender, committerLeaf LeafIn
 	default:
 		event = CredentialEventKeyPackage
 	}
-	return prov.tree.MergeUpdatePath(committerLeaf, path, g.gc.GroupID, g.leafOpts(prov.extensions, event, prev, g.cfg.CheckLifetimes))
+	return prov.tree.MergeUpdatePath(committerLeaf, path, g.gc.GroupID, g.leafOpts(prov.extensions, event, prev, true))
 }
 
 // externalInitSecret derives the init_secret of an external commit from
