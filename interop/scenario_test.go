@@ -142,33 +142,46 @@ func rpcCtx() context.Context {
 	return c
 }
 
+// scriptError is how get reports a script that names a missing output:
+// it panics with one, and play turns it back into the error it returns.
+// This keeps the many get calls inside expressions.
+type scriptError struct{ err error }
+
 func (p *player) get(i int, key string) []byte {
 	if i < 0 || i >= len(p.out) {
-		p.t.Fatalf("no step %d", i)
+		panic(scriptError{fmt.Errorf("no step %d", i)})
 	}
 	v, ok := p.out[i][key]
 	if !ok {
-		p.t.Fatalf("step %d produced no %s", i, key)
+		panic(scriptError{fmt.Errorf("step %d produced no %s", i, key)})
 	}
 	return v
 }
 
-func (p *player) run(script []step) {
-	if err := p.play(script); err != nil {
-		p.t.Fatal(err)
-	}
-}
-
-// play runs a script and returns the first step's error, for callers that
-// classify failures (peer runs) instead of failing the test.
-func (p *player) play(script []step) error {
+// play runs the script and returns the first failure, naming its step.
+func (p *player) play(script []step) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			se, ok := r.(scriptError)
+			if !ok {
+				panic(r)
+			}
+			err = se.err
+		}
+	}()
 	for i, s := range script {
 		p.out = append(p.out, map[string][]byte{})
 		if err := p.step(i, s); err != nil {
-			return fmt.Errorf("suite %d encrypt=%v step %d (%s): %w", p.suite, p.encrypt, i, s.Action, err)
+			return fmt.Errorf("step %d (%s): %w", i, s.Action, err)
 		}
 	}
 	return nil
+}
+
+func (p *player) run(script []step) {
+	if err := p.play(script); err != nil {
+		p.t.Fatalf("suite %d encrypt=%v %v", p.suite, p.encrypt, err)
+	}
 }
 
 func exts(in []extJSON) []*pb.Extension {
