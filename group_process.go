@@ -172,7 +172,7 @@ func (g *Group) memberKeys(t *RatchetTree) MemberKeyFunc {
 }
 
 // memberPtr returns the member at leaf of t, or nil.
-func (g *Group) memberPtr(t *RatchetTree, leaf LeafIndex) *Member {
+func (g *groupCore) memberPtr(t *RatchetTree, leaf LeafIndex) *Member {
 	m, ok := memberAt(t, leaf)
 	if !ok {
 		return nil
@@ -195,7 +195,7 @@ func (g *Group) processApplication(pc *ProtectionContext, t *RatchetTree, m *Pri
 }
 
 // receiveProposal validates and caches a proposal of the current epoch.
-func (g *Group) receiveProposal(ac *AuthenticatedContent) (*Received, error) {
+func (g *groupCore) receiveProposal(ac *AuthenticatedContent) (*Received, error) {
 	c := &ac.Content
 	if err := g.checkProposal(c.Proposal, c.Sender, false); err != nil {
 		return nil, err
@@ -216,7 +216,7 @@ func (g *Group) receiveProposal(ac *AuthenticatedContent) (*Received, error) {
 // resolveProposals returns the proposals of commit c from committer: those
 // by value (not checked yet), and those by reference from the cache. An
 // unknown reference makes the commit invalid (RFC 9420 erratum 8815).
-func (g *Group) resolveProposals(c *Commit, committer Sender) ([]committedProposal, error) {
+func (g *groupCore) resolveProposals(c *Commit, committer Sender) ([]committedProposal, error) {
 	list := make([]committedProposal, len(c.Proposals))
 	for i, por := range c.Proposals {
 		if por.Proposal != nil {
@@ -235,9 +235,22 @@ func (g *Group) resolveProposals(c *Commit, committer Sender) ([]committedPropos
 	return list, nil
 }
 
-// processCommit applies a commit of the current epoch (RFC 9420 section
-// 12.4.2) and, if every check passes, moves to the new epoch.
-func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
+// stagedCommit is a commit of the current epoch that passed every rule
+// of RFC 9420 section 12.4.2 checked before its path is merged: its
+// proposals, validated and applied to a provisional state.
+type stagedCommit struct {
+	prov          *provisional
+	external      bool
+	committerLeaf LeafIndex
+	received      *Received
+}
+
+// stageCommit checks the commit ac of the current epoch up to its path
+// (RFC 9420 section 12.4.2): the sender, the proposals (resolved,
+// validated as a list and one by one, applied to a copy of the tree in
+// the order of section 12.3), and that a path is present where one is
+// required. Members and observers both start here.
+func (g *groupCore) stageCommit(ac *AuthenticatedContent) (*stagedCommit, error) {
 	content := &ac.Content
 	commit := content.Commit
 	sender := content.Sender
@@ -264,18 +277,14 @@ func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
 	if err != nil {
 		return nil, err
 	}
-	merged := false
-	defer func() {
-		if !merged {
-			erasePrivateKeys(prov.tree, g.tree)
-		}
-	}()
 	if (external || pathRequired(list)) && commit.Path == nil {
+		erasePrivateKeys(prov.tree, g.tree)
 		return nil, commitErr(rulePathRequired, "commit without the path its proposals require")
 	}
 	committerLeaf := sender.LeafIndex
 	if external {
 		if committerLeaf, err = prov.tree.FreeLeaf(); err != nil {
+			erasePrivateKeys(prov.tree, g.tree)
 			return nil, err
 		}
 	}
@@ -283,6 +292,24 @@ func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
 	if !external {
 		received.Member = g.memberPtr(g.tree, sender.LeafIndex)
 	}
+	return &stagedCommit{prov: prov, external: external, committerLeaf: committerLeaf, received: received}, nil
+}
+
+// processCommit applies a commit of the current epoch (RFC 9420 section
+// 12.4.2) and, if every check passes, moves to the new epoch.
+func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
+	st, err := g.stageCommit(ac)
+	if err != nil {
+		return nil, err
+	}
+	prov, external, committerLeaf, received := st.prov, st.external, st.committerLeaf, st.received
+	commit, sender := ac.Content.Commit, ac.Content.Sender
+	merged := false
+	defer func() {
+		if !merged {
+			erasePrivateKeys(prov.tree, g.tree)
+		}
+	}()
 	if prov.selfRemoved {
 		// The commit removes this client, which cannot decrypt the new
 		// epoch: the group ends here for it (section 12.4.2).
@@ -341,7 +368,7 @@ func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
 // checked as an update of the committer's previous leaf, or, for an
 // external commit, as a new member or as the successor of the member its
 // Remove replaces (section 12.2).
-func (g *Group) mergePath(prov *provisional, sender Sender, committerLeaf LeafIndex, path *UpdatePath) error {
+func (g *groupCore) mergePath(prov *provisional, sender Sender, committerLeaf LeafIndex, path *UpdatePath) error {
 	event, prev := CredentialEventUpdate, (*Credential)(nil)
 	switch {
 	case sender.SenderType == SenderTypeMember:
