@@ -25,11 +25,7 @@ import (
 // server: encrypt_handshake chooses PrivateMessage or PublicMessage for
 // handshake messages, and external PSKs come from the server's PSK table.
 func (s *Server) config(encryptHandshake bool) *mls.Config {
-	cfg := &mls.Config{PublicHandshake: !encryptHandshake, PSKs: s.lookupPSK}
-	if s.tune != nil {
-		s.tune(cfg)
-	}
-	return cfg
+	return &mls.Config{PublicHandshake: !encryptHandshake, PSKs: s.lookupPSK}
 }
 
 // lookupPSK answers the external PSKs stored by StorePSK; a group answers

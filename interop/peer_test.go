@@ -23,7 +23,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	"github.com/arbormls/mls"
 	"github.com/arbormls/mls/ciphersuite"
 	pb "github.com/arbormls/mls/interop/proto"
 )
@@ -337,11 +336,7 @@ func TestPeers(t *testing.T) {
 				}
 			}
 			defer ciphersuite.UseProfile(prev)
-			arbor, srvs := startServersWith(t, 1)
-			// Until the default accepts what ts-mls and MLS++ make
-			// (KeyPackages valid for 2^63 seconds), the test lifts
-			// Arbor's bound on the lifetime of KeyPackages it adds.
-			srvs[0].tune = func(c *mls.Config) { c.MaxLifetime = -1 }
+			arbor, _ := startServersWith(t, 1)
 			peer := startPeer(t, p)
 			servers := []pb.MLSClientClient{arbor[0], peer}
 			for _, c := range cases(matrix, names, commonSuites(t, p, peer)) {

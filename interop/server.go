@@ -25,9 +25,6 @@ const Name = "Arbor"
 type Server struct {
 	states *stateTable
 	psks   *pskStore
-	// tune, when set, adjusts the Config of every group the server creates
-	// or joins: a seam for tests, never set in production.
-	tune func(*mls.Config)
 }
 
 var _ pb.MLSClientServer = (*Server)(nil)
