@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/arbormls/mls"
 	pb "github.com/arbormls/mls/interop/proto"
 )
 
@@ -256,4 +257,59 @@ func TestPeerCoreCrypto(t *testing.T) {
 	}
 	t.Logf("%s: %d pass, %d fail, %d unsupported", coreCryptoName, counts["pass"], counts["fail"], counts["unsupported"])
 	ccWriteResults(t, results)
+	ccGREASE(t, peer)
+}
+
+// ccGREASE checks that core-crypto adds to a group an Arbor KeyPackage
+// with GREASE values (RFC 9420 section 13.5) in each field where a
+// KeyPackage can carry them: the capabilities' suites, extension,
+// proposal and credential types, and KeyPackage and LeafNode extensions
+// (of a type the capabilities list, as section 7.2 requires of leaf
+// extensions and Arbor of its own KeyPackage extensions).
+func ccGREASE(t *testing.T, peer pb.MLSClientClient) {
+	grease := mls.Extensions{{ExtensionType: 0x4A4A, ExtensionData: []byte{}}}
+	for _, c := range []struct {
+		field string
+		set   func(*mls.Capabilities, *mls.KeyPackageOptions)
+	}{
+		{"capabilities.cipher_suites", func(c *mls.Capabilities, _ *mls.KeyPackageOptions) { c.CipherSuites = append(c.CipherSuites, 0x0A0A) }},
+		{"capabilities.extensions", func(c *mls.Capabilities, _ *mls.KeyPackageOptions) { c.Extensions = append(c.Extensions, 0x1A1A) }},
+		{"capabilities.proposals", func(c *mls.Capabilities, _ *mls.KeyPackageOptions) { c.Proposals = append(c.Proposals, 0x2A2A) }},
+		{"capabilities.credentials", func(c *mls.Capabilities, _ *mls.KeyPackageOptions) { c.Credentials = append(c.Credentials, 0x3A3A) }},
+		{"KeyPackage.extensions", func(c *mls.Capabilities, o *mls.KeyPackageOptions) {
+			c.Extensions = append(c.Extensions, 0x4A4A)
+			o.Extensions = grease
+		}},
+		{"LeafNode.extensions", func(c *mls.Capabilities, o *mls.KeyPackageOptions) {
+			c.Extensions = append(c.Extensions, 0x4A4A)
+			o.LeafExtensions = grease
+		}},
+	} {
+		group := make([]byte, 16)
+		rand.Read(group)
+		cg, err := peer.CreateGroup(rpcCtx(), &pb.CreateGroupRequest{GroupId: group, CipherSuite: 1, Identity: wireClientID()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := mls.NewBasicIdentity(1, string(wireClientID()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		caps := mls.DefaultCapabilities(1)
+		opts := &mls.KeyPackageOptions{Capabilities: &caps}
+		c.set(&caps, opts)
+		kp, err := mls.NewKeyPackage(id, opts)
+		if err != nil {
+			t.Fatalf("GREASE in %s: %v", c.field, err)
+		}
+		msg, err := (&mls.MLSMessage{KeyPackage: kp.KeyPackage}).MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := peer.Commit(rpcCtx(), &pb.CommitRequest{StateId: cg.StateId, ByValue: []*pb.ProposalDescription{
+			{ProposalType: []byte("add"), KeyPackage: msg},
+		}}); err != nil {
+			t.Errorf("core-crypto refuses a KeyPackage with GREASE in %s: %v", c.field, err)
+		}
+	}
 }
