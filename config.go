@@ -32,13 +32,13 @@ type Config struct {
 	PublicHandshake bool
 
 	// PaddingBlock pads the content of every PrivateMessage with zero bytes
-	// to a multiple of this many bytes (RFC 9420 section 6.3). Zero means
+	// to a multiple of this many bytes (RFC 9420 sections 6.3.1 and 15.1). Zero means
 	// DefaultPaddingBlock, a negative value no padding; at most 65536.
 	PaddingBlock int
 
 	// MaxPastEpochs is how many epochs before the current one keep their
 	// secret trees, so that application messages sent just before a commit
-	// still decrypt (RFC 9420 section 14). Handshake messages are only ever
+	// still decrypt (RFC 9420 section 15.3). Handshake messages are only ever
 	// accepted in the current epoch. Zero means DefaultMaxPastEpochs, a
 	// negative value none: older keys are deleted at once (section 9.2).
 	MaxPastEpochs int
