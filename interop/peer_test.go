@@ -3,6 +3,7 @@ package interop
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -23,6 +24,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/arbormls/mls"
 	"github.com/arbormls/mls/ciphersuite"
 	pb "github.com/arbormls/mls/interop/proto"
 )
@@ -44,6 +46,14 @@ import (
 //	  "suites":  [1, 2, 3],                        // optional: else every common suite
 //	  "deviations": [{"rfc": "5.1.1", "match": "regexp", "note": "what the peer does"}]
 //	}
+//
+// and, for a peer whose API asks more of the player (core-crypto's does),
+// the optional fields
+//
+//	"identity":  "wire-client-id"  // identities in the peer's grammar, see peerIdentity
+//	"agreement": "exporter"        // no epoch authenticator: agree on MLS-Exporter("exporter", "", 32)
+//	"matrix":    "full"            // play this peer in the full matrix even in ci runs
+//	"grease":    true              // also check that the peer adds Arbor KeyPackages with GREASE
 //
 // The command must serve MLSClient (proto/mls_client.proto) on
 // 127.0.0.1:{port} until it is killed; the test picks the port and waits
@@ -70,6 +80,18 @@ type peerSpec struct {
 	Profile    string      `json:"profile"`
 	Suites     []uint32    `json:"suites"`
 	Deviations []deviation `json:"deviations"`
+	// Identity is the grammar of the identities the peer accepts in basic
+	// credentials: empty (the actors' names) or "wire-client-id".
+	Identity string `json:"identity"`
+	// Agreement is how members show that they agree after each commit and
+	// in verify: empty (epoch_authenticator and StateAuth) or "exporter"
+	// (MLS-Exporter("exporter", "", 32), for a peer that exposes neither).
+	Agreement string `json:"agreement"`
+	// Matrix "full" plays this peer in the full matrix whatever
+	// MLS_INTEROP_MATRIX says.
+	Matrix string `json:"matrix"`
+	// GREASE adds the cases of peerGREASE.
+	GREASE bool `json:"grease"`
 }
 
 // deviation is a documented departure of the peer from RFC 9420.
@@ -187,6 +209,15 @@ func loadPeers(t *testing.T, path string) []peerSpec {
 		}
 		if !filepath.IsAbs(p.Dir) {
 			p.Dir = filepath.Join(base, p.Dir)
+		}
+		if p.Identity != "" && p.Identity != "wire-client-id" {
+			t.Fatalf("%s: %s: unknown identity grammar %q", path, p.Name, p.Identity)
+		}
+		if p.Agreement != "" && p.Agreement != "exporter" {
+			t.Fatalf("%s: %s: unknown agreement %q", path, p.Name, p.Agreement)
+		}
+		if p.Matrix != "" && p.Matrix != "full" {
+			t.Fatalf("%s: %s: unknown matrix %q", path, p.Name, p.Matrix)
 		}
 		for j := range p.Deviations {
 			d := &p.Deviations[j]
@@ -339,32 +370,147 @@ func TestPeers(t *testing.T) {
 			arbor, _ := startServersWith(t, 1)
 			peer := startPeer(t, p)
 			servers := []pb.MLSClientClient{arbor[0], peer}
-			for _, c := range cases(matrix, names, commonSuites(t, p, peer)) {
+			suites := commonSuites(t, p, peer)
+			m := matrix
+			if p.Matrix != "" {
+				m = p.Matrix
+			}
+			// An actor keeps its identity for the whole run in a suite, so
+			// that a peer keeping one client per identity (core-crypto's
+			// wrapper: one CoreCrypto instance and in-memory database each)
+			// makes few. Per suite, because core-crypto keeps at most one
+			// credential per signature scheme made in the same second.
+			ids := map[uint32]map[string][]byte{}
+			identity := func(suite uint32) func(string) []byte {
+				if p.Identity == "" {
+					return nil
+				}
+				if ids[suite] == nil {
+					ids[suite] = map[string][]byte{}
+				}
+				return func(actor string) []byte {
+					id, ok := ids[suite][actor]
+					if !ok {
+						id = wireClientID()
+						ids[suite][actor] = id
+					}
+					return id
+				}
+			}
+			record := func(t *testing.T, line caseResult, err error) {
+				if results != nil {
+					b, _ := json.Marshal(line)
+					if _, err := results.Write(append(b, '\n')); err != nil {
+						t.Error(err)
+					}
+				}
+				switch {
+				case line.Result == resultFail && line.RFC == "":
+					t.Errorf("failure not explained by a documented deviation of %s: %v", p.Name, err)
+				case line.RFC != "":
+					t.Logf("%s (the peer breaks RFC 9420 section %s): %s", line.Result, line.RFC, line.Reason)
+				case line.Result != resultPass:
+					t.Logf("%s: %s", line.Result, line.Reason)
+				}
+			}
+			for _, c := range cases(m, names, suites) {
 				name := fmt.Sprintf("%s/suite%d/%s/%s", c.scenario, c.suite, wireName(c.encrypt), roleName(c.peerFirst))
 				t.Run(name, func(t *testing.T) {
 					offset := 0
 					if c.peerFirst {
 						offset = 1
 					}
-					err := newPlayer(t, servers, c.suite, c.encrypt, offset).play(scripts[c.scenario])
+					pl := newPlayer(t, servers, c.suite, c.encrypt, offset)
+					pl.identity = identity(c.suite)
+					pl.exporterAgreement = p.Agreement == "exporter"
+					err := pl.play(scripts[c.scenario])
 					res, rfc, reason := classify(p, c.scenario, err)
-					line := caseResult{p.Name, c.scenario, c.suite, wireName(c.encrypt), roleName(c.peerFirst), res, rfc, reason}
-					if results != nil {
-						b, _ := json.Marshal(line)
-						if _, err := results.Write(append(b, '\n')); err != nil {
-							t.Error(err)
-						}
-					}
-					switch {
-					case res == resultFail && rfc == "":
-						t.Errorf("failure not explained by a documented deviation of %s: %v", p.Name, err)
-					case rfc != "":
-						t.Logf("%s (the peer breaks RFC 9420 section %s): %s", res, rfc, reason)
-					case res != resultPass:
-						t.Logf("%s: %s", res, reason)
-					}
+					record(t, caseResult{p.Name, c.scenario, c.suite, wireName(c.encrypt), roleName(c.peerFirst), res, rfc, reason}, err)
 				})
+			}
+			if p.GREASE {
+				for _, c := range greaseCases {
+					t.Run("grease/"+c.field, func(t *testing.T) {
+						err := peerGREASE(peer, suites[0], identity(suites[0]), c.set)
+						res, rfc, reason := classify(p, "grease", err)
+						record(t, caseResult{p.Name, "grease " + c.field, suites[0], wireName(false), roleName(true), res, rfc, reason}, err)
+					})
+				}
 			}
 		})
 	}
+}
+
+// wireClientID returns a fresh Wire client id, "<uuid>:<device id in
+// hex>@<domain>", the identity grammar "wire-client-id". The device id has
+// no leading zero: core-crypto prints it without them, and the identity
+// must read back as it was written.
+func wireClientID() []byte {
+	var u [16]byte
+	rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	var d [8]byte
+	rand.Read(d[:])
+	d[0] |= 0x10
+	return fmt.Appendf(nil, "%x-%x-%x-%x-%x:%x@interop.example", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16], d[:])
+}
+
+// greaseCases put a GREASE value (RFC 9420 section 13.5) in each field of
+// a KeyPackage that can carry one: the capabilities' suites, extension,
+// proposal and credential types, and KeyPackage and LeafNode extensions
+// (of a type the capabilities list, as section 7.2 requires of leaf
+// extensions and Arbor of its own KeyPackage extensions).
+var greaseCases = []struct {
+	field string
+	set   func(*mls.Capabilities, *mls.KeyPackageOptions)
+}{
+	{"capabilities.cipher_suites", func(c *mls.Capabilities, _ *mls.KeyPackageOptions) { c.CipherSuites = append(c.CipherSuites, 0x0A0A) }},
+	{"capabilities.extensions", func(c *mls.Capabilities, _ *mls.KeyPackageOptions) { c.Extensions = append(c.Extensions, 0x1A1A) }},
+	{"capabilities.proposals", func(c *mls.Capabilities, _ *mls.KeyPackageOptions) { c.Proposals = append(c.Proposals, 0x2A2A) }},
+	{"capabilities.credentials", func(c *mls.Capabilities, _ *mls.KeyPackageOptions) { c.Credentials = append(c.Credentials, 0x3A3A) }},
+	{"KeyPackage.extensions", func(c *mls.Capabilities, o *mls.KeyPackageOptions) {
+		c.Extensions = append(c.Extensions, 0x4A4A)
+		o.Extensions = mls.Extensions{{ExtensionType: 0x4A4A, ExtensionData: []byte{}}}
+	}},
+	{"LeafNode.extensions", func(c *mls.Capabilities, o *mls.KeyPackageOptions) {
+		c.Extensions = append(c.Extensions, 0x4A4A)
+		o.LeafExtensions = mls.Extensions{{ExtensionType: 0x4A4A, ExtensionData: []byte{}}}
+	}},
+}
+
+// peerGREASE has the peer create a group (PublicMessage handshakes) and
+// commit the Add of an Arbor KeyPackage with GREASE set by set. identity
+// gives the identities (nil: fixed names).
+func peerGREASE(peer pb.MLSClientClient, suite uint32, identity func(string) []byte, set func(*mls.Capabilities, *mls.KeyPackageOptions)) error {
+	if identity == nil {
+		identity = func(actor string) []byte { return []byte(actor) }
+	}
+	group := make([]byte, 16)
+	rand.Read(group)
+	cg, err := peer.CreateGroup(rpcCtx(), &pb.CreateGroupRequest{GroupId: group, CipherSuite: suite, Identity: identity("grease-creator")})
+	if err != nil {
+		return fmt.Errorf("CreateGroup: %w", err)
+	}
+	id, err := mls.NewBasicIdentity(ciphersuite.ID(suite), string(identity("grease-joiner")))
+	if err != nil {
+		return err
+	}
+	caps := mls.DefaultCapabilities(ciphersuite.ID(suite))
+	opts := &mls.KeyPackageOptions{Capabilities: &caps}
+	set(&caps, opts)
+	kp, err := mls.NewKeyPackage(id, opts)
+	if err != nil {
+		return err
+	}
+	msg, err := (&mls.MLSMessage{KeyPackage: kp.KeyPackage}).MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if _, err := peer.Commit(rpcCtx(), &pb.CommitRequest{StateId: cg.StateId, ByValue: []*pb.ProposalDescription{
+		{ProposalType: []byte("add"), KeyPackage: msg},
+	}}); err != nil {
+		return fmt.Errorf("Commit adding the KeyPackage: %w", err)
+	}
+	return nil
 }

@@ -251,11 +251,14 @@ async function takeBundle(st) {
   return bundle;
 }
 
-// commitPath reports whether a commit (a PublicMessage MLSMessage) carries
-// an UpdatePath: FramedContent is group_id, epoch, sender, authenticated
-// data, content type, then the Commit: its proposals, then
-// optional<UpdatePath> (RFC 9420 sections 6 and 12.4).
-function commitHasPath(msg) {
+// parseCommit reads a commit (a PublicMessage MLSMessage) as far as this
+// wrapper needs: FramedContent is group_id, epoch, sender, authenticated
+// data, content type, then the Commit, its proposals and
+// optional<UpdatePath> (RFC 9420 sections 6.1 and 12.4). It returns the
+// types of the proposals by value that it can step over (Remove,
+// ExternalInit, GroupContextExtensions; it stops at others) and whether
+// the commit has a path.
+function parseCommit(msg) {
   const b = unwrap(WF.public, msg, 'the commit');
   let [, off] = readOpaque(b, 0); // group_id
   off += 8; // epoch
@@ -263,10 +266,27 @@ function commitHasPath(msg) {
   if (senderType === 1 || senderType === 2) off += 4; // member leaf index, external sender index
   [, off] = readOpaque(b, off); // authenticated_data
   if (b[off++] !== 3) throw new BadRequest('not a commit');
-  [, off] = readOpaque(b, off); // proposals
+  let proposals;
+  [proposals, off] = readOpaque(b, off);
   if (off >= b.length) throw new BadRequest('truncated commit');
-  return b[off] === 1;
+  const types = [];
+  for (let p = 0; p < proposals.length;) {
+    if (proposals[p] === 2) { // ProposalRef
+      [, p] = readOpaque(proposals, p + 1);
+      continue;
+    }
+    if (proposals[p] !== 1 || p + 3 > proposals.length) break;
+    const type = proposals.readUInt16BE(p + 1);
+    p += 3;
+    if (type === 3) p += 4; // Remove: leaf index
+    else if (type === 6 || type === 7) [, p] = readOpaque(proposals, p); // ExternalInit, GroupContextExtensions
+    else break;
+    types.push(type);
+  }
+  return { proposalTypes: types, hasPath: b[off] === 1 };
 }
+
+const REMOVE = 3;
 
 // ---- the RPCs ----
 
@@ -313,20 +333,31 @@ const handlers = {
   async ExternalJoin(req) {
     refuseEncrypted(req.encrypt_handshake);
     if (req.ratchet_tree.length > 0) throw new Unsupported('joins only with the ratchet tree inside the GroupInfo');
-    if (req.remove_prior) throw new Unsupported('no resync (an external commit removing the joiner\'s prior leaf)');
     if (req.psks.length > 0) throw new Unsupported('no PSKs');
     const bare = unwrap(WF.groupInfo, req.group_info, 'the GroupInfo');
-    // GroupInfo starts with its GroupContext: version, then cipher_suite.
+    // GroupInfo starts with its GroupContext: version, cipher_suite,
+    // group_id.
     if (bare.length < 4) throw new BadRequest('truncated GroupInfo');
     const suite = bare.readUInt16BE(2);
+    const [groupID] = readOpaque(bare, 4);
     const c = await client(req.identity);
     const ref = await credential(c, suite);
     const gi = new cc.GroupInfo(bare);
+    const conv = new cc.ConversationId(groupID);
+    // A resync: core-crypto's external commit removes the leaf its client
+    // id has in the tree by itself (the one Remove RFC 9420 section 12.2
+    // allows an external commit), once the member's old state is gone.
+    if (req.remove_prior && await c.core.conversationExists(conv)) {
+      await c.core.transaction((ctx) => ctx.wipeConversation(conv));
+    }
     c.sent.length = 0;
-    const conv = await c.core.transaction((ctx) => ctx.joinByExternalCommit(gi, ref));
-    const id = newState(c, conv);
+    const joined = await c.core.transaction((ctx) => ctx.joinByExternalCommit(gi, ref));
+    const id = newState(c, joined);
     const bundle = await takeBundle(states.get(id));
     states.get(id).pending = false;
+    if (parseCommit(bundle.commit).proposalTypes.includes(REMOVE) !== req.remove_prior) {
+      throw new Error(req.remove_prior ? 'the external commit did not remove the prior leaf' : 'the external commit removed a leaf');
+    }
     return { state_id: id, commit: Buffer.from(bundle.commit), epoch_authenticator: empty };
   },
 
@@ -405,7 +436,7 @@ const handlers = {
     });
     if ((await core.conversationEpoch(st.conv)) !== before + 1n) throw new Error('core-crypto made no commit');
     const bundle = await takeBundle(st);
-    if (req.force_path && !commitHasPath(bundle.commit)) {
+    if (req.force_path && !parseCommit(bundle.commit).hasPath) {
       throw new Unsupported('committed without an UpdatePath: there is no option to force one');
     }
     return {
