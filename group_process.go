@@ -197,6 +197,10 @@ func (g *Group) processApplication(pc *ProtectionContext, t *RatchetTree, m *Pri
 // receiveProposal validates and caches a proposal of the current epoch.
 func (g *Group) receiveProposal(ac *AuthenticatedContent) (*Received, error) {
 	c := &ac.Content
+	if c.Proposal.SelfRemove != nil && ac.WireFormat != WireFormatPublicMessage {
+		// So that external joiners can read it (draft-ietf-mls-extensions).
+		return nil, proposalErr(ruleSelfRemovePublic, "a SelfRemove not sent as a PublicMessage")
+	}
 	if err := g.checkProposal(c.Proposal, c.Sender, false); err != nil {
 		return nil, err
 	}
@@ -226,10 +230,12 @@ func (g *Group) resolveProposals(c *Commit, committer Sender) ([]committedPropos
 			list[i] = committedProposal{p: por.Proposal, sender: committer}
 			continue
 		}
-		if committer.SenderType != SenderTypeMember {
-			return nil, commitErr(ruleExternalCommit, "external commit with a proposal by reference")
-		}
 		cp, ok := g.proposals.byRef[string(por.Reference)]
+		if committer.SenderType != SenderTypeMember && (!ok || cp.proposal.SelfRemove == nil) {
+			// Only SelfRemoves go by reference in an external commit
+			// (draft-ietf-mls-extensions).
+			return nil, commitErr(ruleExternalCommit, "external commit with a proposal by reference other than a SelfRemove received")
+		}
 		if !ok {
 			return nil, commitErr(ruleUnknownProposalRef, "proposal %d of the commit is a reference to no proposal received in the epoch", i)
 		}
@@ -356,8 +362,9 @@ func (g *Group) mergePath(prov *provisional, sender Sender, committerLeaf LeafIn
 	switch {
 	case sender.SenderType == SenderTypeMember:
 		prev = &g.tree.Leaf(committerLeaf).Credential
-	case len(prov.removed) > 0:
-		prev = &prov.removed[0].Credential
+	case len(prov.removed) > prov.selfRemoves:
+		// The member the Remove removes (after those of SelfRemoves).
+		prev = &prov.removed[prov.selfRemoves].Credential
 	default:
 		event = CredentialEventKeyPackage
 	}

@@ -334,6 +334,14 @@ func (pc *ProtectionContext) ProtectPublic(ac *AuthenticatedContent) (*PublicMes
 // and so is a commit's confirmation tag, which needs the new epoch's
 // confirmation key (see VerifyConfirmationTag).
 func (pc *ProtectionContext) UnprotectPublic(m *PublicMessage, memberKey MemberKeyFunc) (*AuthenticatedContent, error) {
+	return pc.unprotectPublic(m, memberKey, true)
+}
+
+// unprotectPublic is UnprotectPublic, checking a member's membership tag
+// only when checkTag is set: a client outside the group, which has no
+// membership key, checks the rest (draft-ietf-mls-extensions lets an
+// external joiner validate SelfRemove proposals so).
+func (pc *ProtectionContext) unprotectPublic(m *PublicMessage, memberKey MemberKeyFunc, checkTag bool) (*AuthenticatedContent, error) {
 	c := &m.Content
 	if c.ContentType == ContentTypeApplication {
 		return nil, ErrPublicApplication
@@ -357,7 +365,7 @@ func (pc *ProtectionContext) UnprotectPublic(m *PublicMessage, memberKey MemberK
 	if err != nil {
 		return nil, err
 	}
-	if c.Sender.SenderType == SenderTypeMember {
+	if c.Sender.SenderType == SenderTypeMember && checkTag {
 		if pc.membershipKey == nil {
 			return nil, errors.New("mls: no membership key to check a PublicMessage")
 		}
