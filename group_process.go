@@ -368,7 +368,7 @@ func (g *Group) mergePath(prov *provisional, sender Sender, committerLeaf LeafIn
 	default:
 		event = CredentialEventKeyPackage
 	}
-	return prov.tree.MergeUpdatePath(committerLeaf, path, g.gc.GroupID, g.leafOpts(prov.extensions, event, prev, g.cfg.CheckLifetimes))
+	return prov.tree.MergeUpdatePath(committerLeaf, path, g.gc.GroupID, g.leafOpts(prov.extensions, event, prev, true))
 }
 
 // externalInitSecret derives the init_secret of an external commit from

@@ -239,7 +239,7 @@ func (g *Group) checkProposal(p *Proposal, sender Sender, own bool) error {
 			return fmt.Errorf("%w: leaf %d", ErrNotMember, sender.LeafIndex)
 		}
 		return g.tree.ValidateLeafNode(&p.Update.LeafNode, LeafNodeSourceUpdate, g.gc.GroupID, sender.LeafIndex,
-			g.leafOpts(g.gc.Extensions, CredentialEventUpdate, &prev.Credential, !own && g.cfg.CheckLifetimes))
+			g.leafOpts(g.gc.Extensions, CredentialEventUpdate, &prev.Credential, !own))
 	case p.Remove != nil:
 		if g.tree.Leaf(p.Remove.Removed) == nil {
 			return proposalErr(ruleRemoveBlank, "leaf %d is blank", p.Remove.Removed)
@@ -369,18 +369,12 @@ func (g *Group) checkExternalSenders(exts, prev Extensions) error {
 
 // leafOpts returns the validation options of a leaf received or sent in
 // the group, whose credential is checked for event (prev is the credential
-// it replaces, for updates).
-func (g *Group) leafOpts(exts Extensions, event CredentialEvent, prev *Credential, checkLifetime bool) *LeafValidationOptions {
+// it replaces, for updates). The lifetime policy applies to leaves
+// received from others; this client checks its own when it makes them.
+func (g *Group) leafOpts(exts Extensions, event CredentialEvent, prev *Credential, received bool) *LeafValidationOptions {
 	opts := &LeafValidationOptions{GroupContextExtensions: nonNil(exts)}
-	if checkLifetime {
-		opts.CheckLifetime = true
-		opts.Now = g.cfg.Now()
-		switch ml := g.cfg.MaxLifetime; {
-		case ml == 0:
-			opts.MaxLifetime = DefaultMaxLifetime
-		case ml > 0:
-			opts.MaxLifetime = ml
-		}
+	if received {
+		opts.Lifetimes = &g.cfg.Lifetimes
 	}
 	if event != 0 {
 		ctx := CredentialContext{Event: event, Suite: g.suite.ID(), GroupID: g.gc.GroupID, Previous: prev}
@@ -621,7 +615,7 @@ func (g *Group) applyProposals(list []committedProposal) (*provisional, error) {
 			return nil, fmt.Errorf("%w: Update from leaf %d", ErrNotMember, i)
 		}
 		ln := u.LeafNode
-		if err := t.ValidateLeafNode(&ln, LeafNodeSourceUpdate, gid, i, g.leafOpts(p.extensions, CredentialEventUpdate, &prev.Credential, g.cfg.CheckLifetimes)); err != nil {
+		if err := t.ValidateLeafNode(&ln, LeafNodeSourceUpdate, gid, i, g.leafOpts(p.extensions, CredentialEventUpdate, &prev.Credential, true)); err != nil {
 			return nil, err
 		}
 		if err := t.UpdateLeaf(i, &ln); err != nil {

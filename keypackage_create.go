@@ -149,6 +149,11 @@ func NewKeyPackage(id *Identity, opts *KeyPackageOptions) (*KeyPackageBundle, er
 	if err := kp.checkContents(s); err != nil {
 		return nil, err
 	}
+	// The creator lists the KeyPackage's extensions in the capabilities
+	// too (RFC 9420 section 10), a rule receivers do not check (13.4).
+	if !allListed(nonDefault(extensionTypes(kp.Extensions), isDefaultExtension), caps.Extensions) {
+		return nil, invalid(ruleKPExtensions, "extension not listed in capabilities")
+	}
 	ltbs, err := kp.LeafNode.TBS(nil, 0)
 	if err != nil {
 		return nil, err

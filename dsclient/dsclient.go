@@ -67,6 +67,13 @@ const RequestLabel = "mlsd request"
 // MLSMessage), RFC 9420 section 17.10.
 const ContentTypeMLS = "application/mls-message"
 
+// MaxGroupIDLen is the longest group ID, in bytes, that mlsd serves and
+// its clients send: RFC 9420 lets a group ID be up to 2^30 - 1 bytes, and a
+// service may take fewer. 127 is what the mls command's state folder holds
+// (dirstore.MaxIDLen: its hex must fit a 255-byte file name), so a server
+// that takes no more never hands a client a message it cannot store.
+const MaxGroupIDLen = 127
+
 // DefaultMaxResponse bounds the body of an answer the client reads. An
 // inbox page holds up to 500 messages of up to 1 MiB each by the server's
 // defaults, so a page of large messages can be big; beyond this bound the

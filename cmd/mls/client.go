@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 
 	"github.com/arbormls/mls"
@@ -730,7 +729,7 @@ func cmdSend(args []string, out io.Writer) error {
 		return errors.New("send: give --text or --in, not both")
 	case *in != "":
 		var err error
-		if data, err = os.ReadFile(*in); err != nil {
+		if data, err = readInput(*in); err != nil {
 			return err
 		}
 	default:

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/arbormls/mls/ciphersuite"
 	"github.com/arbormls/mls/dirstore"
@@ -592,4 +593,42 @@ func TestErrors(t *testing.T) {
 	fails(t, "in use", "group", "info", "--state", w.state("alice"), "--group", g.GroupID)
 	st.Close()
 	ok(t, "group", "info", "--state", w.state("alice"), "--group", g.GroupID)
+}
+
+// TestInputLimits: every file the tool reads whole is bounded, so a huge
+// file or an endless device fails at once with a clear error instead of
+// exhausting memory.
+func TestInputLimits(t *testing.T) {
+	start := time.Now()
+	fails(t, "/dev/zero: input larger than the limit of 64 MiB (set MLS_MAX_INPUT", "inspect", "/dev/zero")
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("mls inspect /dev/zero took %v", d)
+	}
+
+	w := newWorld(t, "alice")
+	var g groupRep
+	okJSON(t, &g, "group", "create", "--state", w.state("alice"))
+	big := w.file("big")
+	if err := os.WriteFile(big, make([]byte, 1001), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"MLS_MAX_INPUT=1000"}
+	for _, args := range [][]string{
+		{"inspect", big},
+		{"group", "process", "--state", w.state("alice"), "--group", g.GroupID, "--in", big},
+		{"send", "--state", w.state("alice"), "--group", g.GroupID, "--in", big, "--out", w.file("x")},
+		{"group", "join", "--state", w.state("alice"), "--welcome", big},
+	} {
+		_, errOut, err := run(env, args...)
+		if err == nil || !strings.Contains(errOut, big+": input larger than the limit of 1000 bytes") {
+			t.Errorf("mls %s with MLS_MAX_INPUT=1000: %v, %q", strings.Join(args, " "), err, errOut)
+		}
+	}
+	// At the limit the file is read (and refused for what it holds).
+	if err := os.WriteFile(big, make([]byte, 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, _ := run(env, "inspect", big); !strings.Contains(errOut, "neither an MLSMessage") {
+		t.Errorf("a file at the limit: %q", errOut)
+	}
 }
