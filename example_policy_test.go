@@ -11,7 +11,8 @@ import (
 // adminPolicy lets only the members named in admins add or remove
 // members: a proposal from anyone else is refused when it arrives, a
 // commit that applies one is refused whole, and this client's own commits
-// leave such proposals out.
+// leave such proposals out. Anyone may still leave (Group.Leave sends a
+// SelfRemove, not a Remove).
 func adminPolicy(admins ...string) mls.Policy {
 	allowed := func(p *mls.ProposalInfo) error {
 		if p.Proposal.Add == nil && p.Proposal.Remove == nil {

@@ -208,6 +208,10 @@ func (g *groupCore) receiveProposal(ac *AuthenticatedContent) (*Received, error)
 // returns its reference.
 func (g *groupCore) checkReceivedProposal(ac *AuthenticatedContent) ([]byte, error) {
 	c := &ac.Content
+	if c.Proposal.SelfRemove != nil && ac.WireFormat != WireFormatPublicMessage {
+		// So that external joiners can read it (draft-ietf-mls-extensions).
+		return nil, proposalErr(ruleSelfRemovePublic, "a SelfRemove not sent as a PublicMessage")
+	}
 	if err := g.checkProposal(c.Proposal, c.Sender, false); err != nil {
 		return nil, err
 	}
@@ -251,10 +255,12 @@ func (g *groupCore) resolveProposals(c *Commit, committer Sender) ([]committedPr
 			list[i] = committedProposal{p: por.Proposal, sender: committer}
 			continue
 		}
-		if committer.SenderType != SenderTypeMember {
-			return nil, commitErr(ruleExternalCommit, "external commit with a proposal by reference")
-		}
 		cp, ok := g.proposals.byRef[string(por.Reference)]
+		if committer.SenderType != SenderTypeMember && (!ok || cp.proposal.SelfRemove == nil) {
+			// Only SelfRemoves go by reference in an external commit
+			// (draft-ietf-mls-extensions).
+			return nil, commitErr(ruleExternalCommit, "external commit with a proposal by reference other than a SelfRemove received")
+		}
 		if !ok {
 			return nil, commitErr(ruleUnknownProposalRef, "proposal %d of the commit is a reference to no proposal received in the epoch", i)
 		}
@@ -411,8 +417,9 @@ func (g *groupCore) mergePath(prov *provisional, sender Sender, committerLeaf Le
 	switch {
 	case sender.SenderType == SenderTypeMember:
 		prev = &g.tree.Leaf(committerLeaf).Credential
-	case len(prov.removed) > 0:
-		prev = &prov.removed[0].Credential
+	case len(prov.removed) > prov.selfRemoves:
+		// The member the Remove removes (after those of SelfRemoves).
+		prev = &prov.removed[prov.selfRemoves].Credential
 	default:
 		event = CredentialEventKeyPackage
 	}

@@ -113,7 +113,7 @@ func TestNewKeyPackageAllSuites(t *testing.T) {
 			want := DefaultCapabilities(suite)
 			if !slices.Equal(ln.Capabilities.Versions, want.Versions) ||
 				!slices.Equal(ln.Capabilities.CipherSuites, []ciphersuite.ID{suite}) ||
-				len(ln.Capabilities.Extensions) != 0 || len(ln.Capabilities.Proposals) != 0 ||
+				len(ln.Capabilities.Extensions) != 0 || !slices.Equal(ln.Capabilities.Proposals, []ProposalType{ProposalTypeSelfRemove}) ||
 				!slices.Equal(ln.Capabilities.Credentials, []CredentialType{CredentialTypeBasic, CredentialTypeX509}) {
 				t.Fatalf("capabilities %+v", ln.Capabilities)
 			}

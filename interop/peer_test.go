@@ -148,8 +148,9 @@ func roleName(peerFirst bool) string {
 // cases is the matrix to play. "full" is every scenario x suite x wire
 // format x role. "ci" keeps the run short yet covers every scenario and
 // every suite in each role: every scenario in both wire formats and both
-// roles in the first suite, then each other suite in both roles with one
-// scenario each, the scenarios and wire formats taken in turn.
+// roles in the first suite, then each other suite in both roles with
+// smokeScenario and one more scenario, the scenarios and wire formats
+// taken in turn.
 func cases(matrix string, scenarios []string, suites []uint32) []peerCase {
 	var out []peerCase
 	if matrix == "full" {
@@ -172,13 +173,24 @@ func cases(matrix string, scenarios []string, suites []uint32) []peerCase {
 		}
 	}
 	for i, suite := range suites[1:] {
-		sc := scenarios[i%len(scenarios)]
-		for _, pf := range []bool{false, true} {
-			out = append(out, peerCase{sc, suite, i%2 == 0, pf})
+		picked := []string{scenarios[i%len(scenarios)]}
+		if slices.Contains(scenarios, smokeScenario) && picked[0] != smokeScenario {
+			picked = append(picked, smokeScenario)
+		}
+		for _, sc := range picked {
+			for _, pf := range []bool{false, true} {
+				out = append(out, peerCase{sc, suite, i%2 == 0, pf})
+			}
 		}
 	}
 	return out
 }
+
+// smokeScenario is played in every suite of the ci matrix besides the
+// scenario that suite gets in turn: joins by Welcome, messages within and
+// across epochs and a commit with a path, so that every suite shows
+// whether a group forms at all, whatever deviation the other scenario meets.
+const smokeScenario = "application"
 
 func loadPeers(t *testing.T, path string) []peerSpec {
 	data, err := os.ReadFile(path)
