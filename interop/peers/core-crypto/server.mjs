@@ -1,7 +1,7 @@
 // An MLSClient gRPC server (interop/proto/mls_client.proto) around Wire's
 // core-crypto, which is OpenMLS behind a Wire-shaped API, so that Arbor's
-// scenario player (interop/scenario_test.go) can drive it like any other
-// implementation.
+// scenario player can drive it like any other implementation (its entry in
+// interop/peers/peers.json; interop/peer_test.go).
 //
 // Usage: node server.mjs [--port N] [--host ADDR]
 // Port 0 (the default) picks a free port; the server prints
@@ -18,12 +18,15 @@
 //     takes part); one CoreCrypto instance, with its own in-memory database,
 //     serves each identity.
 //   - Wire format. core-crypto's conversations send and accept handshake
-//     messages only as PublicMessage, so a request with encrypt_handshake
-//     set is refused as unsupported.
-//   - Framing. core-crypto reads and writes a bare KeyPackage where the
-//     harness carries an MLSMessage, so the wrapper adds or strips the
-//     MLSMessage header (RFC 9420 section 6) and checks it. GroupInfos are
-//     accepted either way.
+//     messages only as PublicMessage (its wire-format policy refuses a
+//     PrivateMessage commit: "The message's wire format is incompatible
+//     with the group's wire format policy"), so a request with
+//     encrypt_handshake set is refused as unsupported.
+//   - Framing. core-crypto reads and writes a bare KeyPackage, and reads a
+//     bare GroupInfo, where the harness carries MLSMessages, so the wrapper
+//     adds or strips the MLSMessage header (RFC 9420 section 6) and checks
+//     it. The GroupInfos core-crypto hands out are MLSMessages already; the
+//     wrapper takes either form.
 //   - Commits. core-crypto hands each commit it makes to an MlsTransport
 //     callback and merges it as soon as the callback returns; the wrapper's
 //     callback keeps the bundle (commit, Welcome, GroupInfo). So Commit
@@ -38,6 +41,9 @@
 //   - GroupInfo. core-crypto gives out a GroupInfo only in the bundle of a
 //     commit it made, always with the ratchet tree inside; the wrapper
 //     answers with it while the member is still in that epoch.
+//   - Resync. joinByExternalCommit removes the leaf the client's id holds
+//     in the tree; with remove_prior the wrapper drops the member's old
+//     state first and checks that the commit has that Remove.
 //   - Epoch authenticator. core-crypto does not expose it (nor does it
 //     expose StateAuth); responses carry an empty one and the player
 //     compares MLS-Exporter("exporter", "", 32) instead, which is what
@@ -515,7 +521,7 @@ for (const name of Object.keys(service)) {
         return;
       }
       try {
-        const t0 = performance.now(); const r = await h(call.request); if (process.env.CC_TIMING) console.error(name, (performance.now() - t0).toFixed(1)); callback(null, r);
+        callback(null, await h(call.request));
       } catch (e) {
         callback(grpcError(e));
       }
