@@ -1,6 +1,7 @@
 package mls
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -28,6 +29,9 @@ type Identity struct {
 func NewIdentity(suite ciphersuite.ID, cred Credential) (*Identity, error) {
 	if cred.CredentialType == CredentialTypeX509 {
 		return nil, errors.New("mls: an x509 credential certifies an existing key: use NewX509Identity")
+	}
+	if err := checkSendable("a credential type", cred.CredentialType); err != nil {
+		return nil, err
 	}
 	s, err := ciphersuite.Lookup(suite)
 	if err != nil {
@@ -140,9 +144,17 @@ func (id *Identity) UnmarshalBinary(data []byte) error {
 		return &decodeError{typ: "Identity", err: err}
 	}
 	key, err := s.ParseSigningKey(priv)
+	// ParseSigningKey accepts ECDSA scalars without their leading zeros
+	// (the official vectors hold such keys), but MarshalBinary writes the
+	// full width: accept only what it writes, so that the storage form
+	// is canonical (one encoding per Identity).
+	canonical := err == nil && bytes.Equal(key.Bytes(), priv)
 	clear(priv)
 	if err != nil {
 		return &decodeError{typ: "Identity", err: err}
+	}
+	if !canonical {
+		return &decodeError{typ: "Identity", err: fmt.Errorf("%v signature private key is not in its fixed-width form", suiteID)}
 	}
 	*id = Identity{Credential: cred, SigningKey: key}
 	return nil

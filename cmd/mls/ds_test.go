@@ -48,7 +48,8 @@ func TestDSErrors(t *testing.T) {
 	fails(t, "no TEXT to send", "ds", "send", "--state", alice, "--group", "team")
 	fails(t, "not printable text", "ds", "create", "--state", alice, "--group", "a\x1bb")
 	fails(t, "a group name is 1 to 127 bytes", "ds", "create", "--state", alice, "--group", strings.Repeat("g", 128))
-	fails(t, "unknown subcommand", "ds", "leave")
+	fails(t, "unknown subcommand", "ds", "depart")
+	fails(t, "--group", "ds", "leave", "--state", alice)
 	fails(t, "unexpected argument", "ds", "sync", "--state", alice, "extra")
 	if out := ok(t, "ds", "--help"); !strings.Contains(out, "invite    --group NAME USER...") {
 		t.Fatalf("ds --help:\n%s", out)
