@@ -77,7 +77,7 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.Int64Var(&c.quota.MaxClientBytes, "quota-client", 64<<20, "most bytes of stored group messages one client sent (0: no limit)")
 	fs.Int64Var(&c.quota.MaxInboxBytes, "quota-inbox", 64<<20, "most bytes of Welcomes waiting in one client's inbox (0: no limit)")
 	fs.Int64Var(&c.gc.GC.GroupLogBytes, "group-log-retention", 0, "delete a group's oldest messages beyond this many bytes, read or not (0: keep until read)")
-	fs.DurationVar(&c.pollInterval, "poll-interval", ds.DefaultPollInterval, "with SQLite, how often a waiting client's inbox is read again for other processes' messages (negative: never, for one process alone on its file); PostgreSQL needs no polling (LISTEN/NOTIFY)")
+	fs.DurationVar(&c.pollInterval, "poll-interval", -1, "with SQLite, how often a waiting client's inbox is read again for messages of other mlsd processes on the same file (e.g. 1s; negative, the default: never, for one process alone on its file); PostgreSQL needs no polling (LISTEN/NOTIFY)")
 	fs.Int64Var(&c.maxBody, "max-body", ds.DefaultMaxBody, "largest request body, in bytes")
 	fs.DurationVar(&c.maxWait, "max-wait", ds.DefaultMaxWait, "longest inbox long poll")
 	fs.DurationVar(&c.gc.Every, "gc-every", time.Minute, "time between garbage collections of the store")
