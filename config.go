@@ -1,7 +1,10 @@
 package mls
 
 import (
+	"crypto"
 	"time"
+
+	"github.com/arbormls/mls/ciphersuite"
 )
 
 // Defaults of Config.
@@ -89,6 +92,12 @@ type Config struct {
 	// answers resumption PSKs of its own current and kept past epochs.
 	// Nil means no such PSK is available.
 	PSKs PSKLookup
+
+	// Signers gives LoadGroup the crypto.Signer of a stored group whose
+	// identity's signing key is one (Suite.SigningKeyFromSigner), from the
+	// suite and the signature public key the state keeps in its place.
+	// Nil refuses such a state with ErrExternalSigningKey.
+	Signers func(suite ciphersuite.ID, publicKey []byte) (crypto.Signer, error)
 
 	// Now returns the current time, for lifetime checks; nil means
 	// time.Now. Tests set it.
