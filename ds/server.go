@@ -883,10 +883,11 @@ func (s *Server) inbox(w http.ResponseWriter, r *request) error {
 			writeJSON(w, http.StatusOK, map[string]any{"messages": out})
 			return nil
 		}
-		// The poll tick catches deliveries by other server processes
-		// sharing the store, which this process is not told about. A
-		// draining server answers at once (with nothing), so long polls
-		// do not hold its shutdown.
+		// The store's reports wake the waiter; the poll tick, only with
+		// a store that does not report other processes' deliveries
+		// (SQLite shared by processes), catches those. A draining server
+		// answers at once (with nothing), so long polls do not hold its
+		// shutdown.
 		select {
 		case <-wake:
 		case <-tick:
