@@ -83,6 +83,11 @@ type Config struct {
 	// set it in any real application.
 	CredentialValidator CredentialValidator
 
+	// Policy is the application's say over the proposals and commits the
+	// group accepts and over what this client's commits carry; the zero
+	// value accepts whatever RFC 9420 allows.
+	Policy Policy
+
 	// PSKs looks up pre-shared keys the group does not hold itself:
 	// external PSKs, and resumption PSKs of other groups. The group
 	// answers resumption PSKs of its own current and kept past epochs.

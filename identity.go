@@ -1,6 +1,7 @@
 package mls
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -143,9 +144,17 @@ func (id *Identity) UnmarshalBinary(data []byte) error {
 		return &decodeError{typ: "Identity", err: err}
 	}
 	key, err := s.ParseSigningKey(priv)
+	// ParseSigningKey accepts ECDSA scalars without their leading zeros
+	// (the official vectors hold such keys), but MarshalBinary writes the
+	// full width: accept only what it writes, so that the storage form
+	// is canonical (one encoding per Identity).
+	canonical := err == nil && bytes.Equal(key.Bytes(), priv)
 	clear(priv)
 	if err != nil {
 		return &decodeError{typ: "Identity", err: err}
+	}
+	if !canonical {
+		return &decodeError{typ: "Identity", err: fmt.Errorf("%v signature private key is not in its fixed-width form", suiteID)}
 	}
 	*id = Identity{Credential: cred, SigningKey: key}
 	return nil

@@ -33,16 +33,17 @@ const keyPackageClockSkew = time.Hour
 
 // DefaultCapabilities returns the capabilities a client built on this
 // package advertises for a KeyPackage of suite: version mls10, the suite,
-// and the basic and x509 credential types. The extension and proposal
-// lists are empty because the types RFC 9420 defines are "default" and
-// MUST NOT be listed (section 7.2); NewKeyPackage adds the non-default
-// extension types it uses.
+// the basic and x509 credential types, and the SelfRemove proposal type
+// (draft-ietf-mls-extensions), which a group may only use when every
+// member lists it. The types RFC 9420 defines are "default" and MUST NOT
+// be listed (section 7.2); NewKeyPackage adds the non-default extension
+// types it uses.
 func DefaultCapabilities(suite ciphersuite.ID) Capabilities {
 	return Capabilities{
 		Versions:     []ProtocolVersion{ProtocolVersionMLS10},
 		CipherSuites: []ciphersuite.ID{suite},
 		Extensions:   []ExtensionType{},
-		Proposals:    []ProposalType{},
+		Proposals:    []ProposalType{ProposalTypeSelfRemove},
 		Credentials:  []CredentialType{CredentialTypeBasic, CredentialTypeX509},
 	}
 }

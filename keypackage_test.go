@@ -120,7 +120,7 @@ func TestNewKeyPackageAllSuites(t *testing.T) {
 			props, gProps := splitGREASE(caps.Proposals)
 			creds, gCreds := splitGREASE(caps.Credentials)
 			if !slices.Equal(caps.Versions, want.Versions) || !slices.Equal(suites, []ciphersuite.ID{suite}) ||
-				len(exts) != 0 || len(props) != 0 ||
+				len(exts) != 0 || !slices.Equal(props, []ProposalType{ProposalTypeSelfRemove}) ||
 				!slices.Equal(creds, []CredentialType{CredentialTypeBasic, CredentialTypeX509}) ||
 				len(gSuites) != 1 || len(gExts) != 3 || len(gProps) != 1 || len(gCreds) != 1 {
 				t.Fatalf("capabilities %+v", ln.Capabilities)
