@@ -55,6 +55,14 @@ type Config struct {
 	// proposals, ratchet trees joined), which may expire in transit.
 	Lifetimes LifetimePolicy
 
+	// NoGREASE turns off GREASE (RFC 9420 section 13.5) in what the group
+	// makes: the random extension in the GroupInfos of its Welcomes and of
+	// GroupInfo, and the GREASE values of the leaves that CreateGroup,
+	// JoinExternal, ReInit and Branch make (KeyPackageOptions.NoGREASE).
+	// GREASE is on by default, as section 13.5 recommends, so that peers
+	// that wrongly refuse unknown values show up early.
+	NoGREASE bool
+
 	// BatchVerifyTree checks the leaf signatures of a ratchet tree joined
 	// (by Welcome or external commit) in Ed25519 batches, about three times
 	// faster: the bulk of joining a large group. It is off by default, and

@@ -201,6 +201,11 @@ func (g *groupCore) checkProposal(p *Proposal, sender Sender, own bool) error {
 	if t == 0 {
 		return proposalErr(ruleProposalSender, "proposal without exactly one body")
 	}
+	if own {
+		if err := checkProposalSendable(p); err != nil {
+			return err
+		}
+	}
 	switch sender.SenderType {
 	case SenderTypeMember:
 		if t == ProposalTypeExternalInit {

@@ -46,7 +46,7 @@ func foreignKeyPackage(t *testing.T, suite ciphersuite.ID, name string, lifetime
 		{ExtensionType: 0xF0F1, ExtensionData: []byte{}},
 		{ExtensionType: ExtensionTypeApplicationID, ExtensionData: []byte{3, 'a', 'p', 'p'}},
 	}
-	b := newTestBundle(t, id, &KeyPackageOptions{Capabilities: &caps, LeafExtensions: leafExts})
+	b := newTestBundle(t, id, &KeyPackageOptions{Capabilities: &caps, LeafExtensions: leafExts, NoGREASE: true})
 	kp := *b.KeyPackage
 	// Unknown KeyPackage extensions, GREASE or not, listed or not (RFC
 	// 9420 sections 13.4 and 13.5): section 10 asks the creator to list

@@ -16,9 +16,11 @@ matrix=ci
 if [ "${1:-}" = "-full" ]; then matrix=full; shift; fi
 only=${1:-}
 
-# npm ci starts from an empty node_modules, about 20 s even from the cache:
-# skip it while node_modules was installed from this very lock file.
-for dir in "$here"/*/; do
+# The peers' folders ("dir" in peers.json) that npm installs. npm ci starts
+# from an empty node_modules, about 20 s even from the cache: skip it while
+# node_modules was installed from this very lock file.
+for name in $(sed -n 's/^ *"dir": *"\([^"]*\)".*/\1/p' "$here/peers.json" | sort -u); do
+	dir="$here/$name"
 	[ -f "$dir/package-lock.json" ] || continue
 	stamp="$dir/node_modules/.installed-lock"
 	if ! cmp -s "$dir/package-lock.json" "$stamp" 2>/dev/null; then

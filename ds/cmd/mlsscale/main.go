@@ -37,6 +37,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -60,6 +61,7 @@ type config struct {
 	members, connected      int
 	messages, commits, size int
 	warmup                  int
+	cpuProfile              string
 	idle                    time.Duration
 }
 
@@ -105,6 +107,7 @@ func parse(args []string, out io.Writer) (*config, error) {
 	fs.IntVar(&c.warmup, "warmup", 3, "application messages sent first and not measured (the servers' connection pools fill)")
 	fs.IntVar(&c.commits, "commits", 3, "commits sent")
 	fs.IntVar(&c.size, "size", 1024, "bytes of an application message's content")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured sends to this file")
 	fs.DurationVar(&c.idle, "idle", 5*time.Second, "how long the connected members wait idle while queries are counted")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -186,8 +189,22 @@ func run(args []string, out io.Writer) error {
 	}
 	res.SetupSeconds = time.Since(start).Seconds()
 
-	// Idle: nothing is sent; the servers' store queries are counted.
-	time.Sleep(time.Second)
+	// Idle: nothing is sent; the servers' store queries are counted,
+	// once the connections' first reads are done (no query for 3 s, or
+	// 120 s).
+	for q, i, quiet := queries(stores), 0, 0; i < 120 && quiet < 3; i++ {
+		time.Sleep(time.Second)
+		n := queries(stores)
+		if os.Getenv("MLSSCALE_DEBUG") != "" {
+			fmt.Fprintln(os.Stderr, "settling: queries in the last second:", n-q)
+		}
+		if n == q {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		q = n
+	}
 	q0 := queries(stores)
 	time.Sleep(c.idle)
 	res.IdleQueriesPerSec = float64(queries(stores)-q0) / c.idle.Seconds()
@@ -200,6 +217,15 @@ func run(args []string, out io.Writer) error {
 	for k := range c.warmup + c.messages + c.commits {
 		if k == c.warmup {
 			cpu0 = cpuTime()
+			if c.cpuProfile != "" {
+				f, err := os.Create(c.cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				pprof.StartCPUProfile(f)
+				defer pprof.StopCPUProfile()
+			}
 		}
 		commit := k >= c.warmup+c.messages
 		r0, b0, err := written(db)

@@ -325,16 +325,22 @@ func (s *Store) Inbox(ctx context.Context, clientID string, after uint64, limit 
 	if after >= 1<<63 {
 		return nil, nil
 	}
-	s.queries.Add(1)
-	// The inbox below the cursor is deleted by Ack; the logs are not, so
-	// their branch starts above the cursor too.
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, data FROM (
+	s.inboxOnce.Do(func() {
+		// The inbox below the cursor is deleted by Ack; the logs are not,
+		// so their branch starts above the cursor too.
+		s.inboxStmt, s.inboxErr = s.rdb.PrepareContext(context.Background(), s.q(`SELECT seq, data FROM (
 			SELECT seq, data FROM inbox WHERE client_id = ? AND seq > ?
 			UNION ALL
 			SELECT l.seq, l.data FROM members m JOIN group_log l ON l.group_id = m.group_id
 			WHERE m.client_id = ? AND l.seq > ? AND l.seq > m.joined AND (m.left_at IS NULL OR l.seq <= m.left_at)
 				AND l.sender <> ? AND l.seq > (SELECT acked FROM clients WHERE id = ?)
-		) u ORDER BY seq LIMIT ?`), clientID, int64(after), clientID, int64(after), clientID, clientID, limit)
+		) u ORDER BY seq LIMIT ?`))
+	})
+	if s.inboxErr != nil {
+		return nil, s.inboxErr
+	}
+	s.queries.Add(1)
+	rows, err := s.inboxStmt.QueryContext(ctx, clientID, int64(after), clientID, int64(after), clientID, clientID, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -381,7 +387,7 @@ func (s *Store) Ack(ctx context.Context, clientID string, upTo uint64) error {
 // ClientGroups implements ds.Waker.
 func (s *Store) ClientGroups(ctx context.Context, clientID string) ([][]byte, error) {
 	s.queries.Add(1)
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT group_id FROM members WHERE client_id = ?`), clientID)
+	rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT group_id FROM members WHERE client_id = ?`), clientID)
 	if err != nil {
 		return nil, err
 	}
