@@ -165,6 +165,9 @@ func (g *Group) Commit(opts CommitOptions) (*PendingCommit, error) {
 		forcePath = forcePath || ownUpdate
 	}
 	list = append(list, byValue...)
+	if list, err = g.policySelect(list); err != nil {
+		return nil, err
+	}
 	if err := g.validateProposalList(list, self); err != nil {
 		return nil, err
 	}
@@ -278,7 +281,7 @@ func (g *Group) finishCommit(pc *PendingCommit, ac *AuthenticatedContent, prov *
 // provisionalContext returns the provisional GroupContext of a commit
 // (RFC 9420 section 12.4.1): the new epoch, tree hash and extensions with
 // the old confirmed transcript hash.
-func (g *Group) provisionalContext(p *provisional) *GroupContext {
+func (g *groupCore) provisionalContext(p *provisional) *GroupContext {
 	return &GroupContext{
 		Version:                 g.gc.Version,
 		CipherSuite:             g.gc.CipherSuite,
@@ -296,15 +299,12 @@ func (g *Group) provisionalContext(p *provisional) *GroupContext {
 // confirmation tag and the interim transcript hash.
 func (g *Group) nextEpoch(prov *provisional, provGC *GroupContext, ac *AuthenticatedContent, initSecret, commitSecret []byte) (*nextEpoch, error) {
 	s := g.suite
-	confirmed, err := ConfirmedTranscriptHash(s, g.interim, ac)
-	if err != nil {
+	n := &nextEpoch{tree: prov.tree, reinit: prov.reinit}
+	var err error
+	if n.gc, n.gcBytes, err = g.nextContext(provGC, ac); err != nil {
 		return nil, err
 	}
-	n := &nextEpoch{tree: prov.tree, gc: *provGC, reinit: prov.reinit}
-	n.gc.ConfirmedTranscriptHash = confirmed
-	if n.gcBytes, err = n.gc.MarshalBinary(); err != nil {
-		return nil, err
-	}
+	confirmed := n.gc.ConfirmedTranscriptHash
 	pskSecret, err := ResolvePSKSecret(s, prov.psks, g.lookupPSK())
 	if err != nil {
 		return nil, err
@@ -319,6 +319,23 @@ func (g *Group) nextEpoch(prov *provisional, provGC *GroupContext, ac *Authentic
 		return nil, err
 	}
 	return n, nil
+}
+
+// nextContext returns the GroupContext of the epoch that the commit ac
+// starts, and its encoding: the provisional GroupContext provGC with the
+// confirmed transcript hash that covers ac (RFC 9420 section 8.2).
+func (g *groupCore) nextContext(provGC *GroupContext, ac *AuthenticatedContent) (GroupContext, []byte, error) {
+	confirmed, err := ConfirmedTranscriptHash(g.suite, g.interim, ac)
+	if err != nil {
+		return GroupContext{}, nil, err
+	}
+	gc := *provGC
+	gc.ConfirmedTranscriptHash = confirmed
+	enc, err := gc.MarshalBinary()
+	if err != nil {
+		return GroupContext{}, nil, err
+	}
+	return gc, enc, nil
 }
 
 // proposalsByValue turns the proposals opts asks for into a commit's
@@ -400,6 +417,16 @@ func (g *Group) selectCached(byValue []committedProposal) (list []committedPropo
 		return nil, false
 	}
 	removedKeys := make(map[string]bool)
+	// SelfRemoves first: a Remove of the same leaf is then left out, as
+	// draft-ietf-mls-extensions makes it invalid.
+	for i, c := range cache {
+		if c.proposal.SelfRemove != nil && c.sender.LeafIndex != g.self && !touched[c.sender.LeafIndex] {
+			if ln := g.tree.Leaf(c.sender.LeafIndex); ln != nil {
+				take[i], touched[c.sender.LeafIndex] = true, true
+				removedKeys[string(ln.SignatureKey)] = true
+			}
+		}
+	}
 	for i, c := range cache {
 		if r := c.proposal.Remove; r != nil && r.Removed != g.self && !touched[r.Removed] {
 			if ln := g.tree.Leaf(r.Removed); ln != nil {

@@ -113,8 +113,13 @@ func Join(id *Identity, welcome *MLSMessage, kp *KeyPackageBundle, cfg *Config, 
 }
 
 // treeOf returns the ratchet tree of a GroupInfo: its ratchet_tree
-// extension, or else nodes given out of band.
+// extension, or else nodes given out of band. Unknown GroupInfo extensions
+// are ignored (RFC 9420 section 13.4); two of one type are refused, as in
+// every extension list.
 func treeOf(gi *GroupInfo, nodes TreeNodes) (*RatchetTree, error) {
+	if hasDuplicateExtension(gi.Extensions) {
+		return nil, &ValidationError{Rule: ruleDuplicateExtension, Reason: "GroupInfo: extension type listed twice"}
+	}
 	s, err := ciphersuite.Lookup(gi.GroupContext.CipherSuite)
 	if err != nil {
 		return nil, err
@@ -137,7 +142,7 @@ func treeOf(gi *GroupInfo, nodes TreeNodes) (*RatchetTree, error) {
 // and the GroupContext extensions, which every member (this client
 // included) must support. When kp is not nil, the client's leaf is the
 // one identical to kp's and becomes g.self.
-func (g *Group) adoptTree(tree *RatchetTree, gc *GroupContext, kp *KeyPackage) error {
+func (g *groupCore) adoptTree(tree *RatchetTree, gc *GroupContext, kp *KeyPackage) error {
 	g.gc = *gc
 	if !bytes.Equal(tree.TreeHash(), gc.TreeHash) {
 		return ErrTreeHashMismatch
@@ -145,7 +150,7 @@ func (g *Group) adoptTree(tree *RatchetTree, gc *GroupContext, kp *KeyPackage) e
 	if err := checkGroupExtensions(gc.Extensions); err != nil {
 		return err
 	}
-	opts := g.leafOpts(gc.Extensions, CredentialEventJoin, nil, g.cfg.CheckLifetimes)
+	opts := g.leafOpts(gc.Extensions, CredentialEventJoin, nil, true)
 	opts.BatchVerify = g.cfg.BatchVerifyTree
 	if err := tree.Validate(gc.GroupID, opts); err != nil {
 		return err

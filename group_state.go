@@ -268,15 +268,7 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 	g.pc.marshalState(b)
 	b.AddOpaque(g.interim)
 	b.AddOpaque(g.confirmationTag)
-	b.AddVector(func(b *codec.Builder) {
-		for _, p := range g.proposals.list {
-			b.AddOpaque(p.ref)
-			p.proposal.marshal(b)
-			p.sender.marshal(b)
-			addOptionalSecret(b, p.updatePriv)
-			addOptionalSecret(b, p.sent)
-		}
-	})
+	g.marshalProposals(b)
 	b.AddOptional(g.pending != nil, func(b *codec.Builder) { g.pending.marshalState(b, g.tree) })
 	b.AddVector(func(b *codec.Builder) {
 		newer := g.tree
@@ -292,6 +284,19 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 	addOptionalReInit(b, g.reinit)
 	b.AddOptional(g.resumeFrom != nil, func(b *codec.Builder) { g.marshalResume(b) })
 	return b.Bytes()
+}
+
+// marshalProposals writes the proposal cache as CachedProposal<V>.
+func (g *groupCore) marshalProposals(b *codec.Builder) {
+	b.AddVector(func(b *codec.Builder) {
+		for _, p := range g.proposals.list {
+			b.AddOpaque(p.ref)
+			p.proposal.marshal(b)
+			p.sender.marshal(b)
+			addOptionalSecret(b, p.updatePriv)
+			addOptionalSecret(b, p.sent)
+		}
+	})
 }
 
 // marshalState writes pc as PendingCommitState; cur is the current tree.
@@ -455,7 +460,7 @@ func checkTreeHash(t *RatchetTree, gc *GroupContext) error {
 }
 
 // unmarshalProposals reads the proposal cache.
-func (g *Group) unmarshalProposals(r *codec.Reader) {
+func (g *groupCore) unmarshalProposals(r *codec.Reader) {
 	r.ReadVectorFunc(func(r *codec.Reader) {
 		p := &cachedProposal{ref: r.ReadOpaque(), proposal: new(Proposal)}
 		p.proposal.unmarshal(r)
@@ -638,7 +643,7 @@ func (g *Group) marshalResume(b *codec.Builder) {
 // only answers the resumption PSKs kept.
 func (g *Group) unmarshalResume(r *codec.Reader) {
 	g.resumeUsage = ResumptionPSKUsage(r.ReadUint8())
-	h := &Group{gc: GroupContext{GroupID: r.ReadOpaque()}, state: stateRemoved, proposals: newProposalCache()}
+	h := &Group{groupCore: groupCore{gc: GroupContext{GroupID: r.ReadOpaque()}, proposals: newProposalCache()}, state: stateRemoved}
 	r.ReadVectorFunc(func(r *codec.Reader) {
 		p := &pastEpoch{epoch: r.ReadUint64()}
 		p.resumptionPSK = readSecret(r, g.suite.HashSize(), "resumption PSK")

@@ -30,6 +30,9 @@ func NewIdentity(suite ciphersuite.ID, cred Credential) (*Identity, error) {
 	if cred.CredentialType == CredentialTypeX509 {
 		return nil, errors.New("mls: an x509 credential certifies an existing key: use NewX509Identity")
 	}
+	if err := checkSendable("a credential type", cred.CredentialType); err != nil {
+		return nil, err
+	}
 	s, err := ciphersuite.Lookup(suite)
 	if err != nil {
 		return nil, err

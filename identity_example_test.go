@@ -67,7 +67,7 @@ func ExampleKeyPackage_Validate() {
 	fmt.Println(err)
 
 	// A year from now the KeyPackage has expired.
-	policy.Now = func() time.Time { return time.Now().AddDate(1, 0, 0) }
+	policy.Lifetimes.Now = func() time.Time { return time.Now().AddDate(1, 0, 0) }
 	errors.As(bundle.KeyPackage.Validate(suite, policy), &ve)
 	fmt.Println("rule:", ve.Rule)
 	// Output:

@@ -334,6 +334,15 @@ func (pc *ProtectionContext) ProtectPublic(ac *AuthenticatedContent) (*PublicMes
 // and so is a commit's confirmation tag, which needs the new epoch's
 // confirmation key (see VerifyConfirmationTag).
 func (pc *ProtectionContext) UnprotectPublic(m *PublicMessage, memberKey MemberKeyFunc) (*AuthenticatedContent, error) {
+	return pc.unprotectPublic(m, memberKey, true)
+}
+
+// unprotectPublic is UnprotectPublic; a client outside the group, which
+// has no membership key, passes membership false to leave the membership
+// tag of a member's message unchecked (RFC 9420 section 6.2: only members
+// hold membership_key): a public observer, and an external joiner
+// validating SelfRemove proposals (draft-ietf-mls-extensions).
+func (pc *ProtectionContext) unprotectPublic(m *PublicMessage, memberKey MemberKeyFunc, membership bool) (*AuthenticatedContent, error) {
 	c := &m.Content
 	if c.ContentType == ContentTypeApplication {
 		return nil, ErrPublicApplication
@@ -357,7 +366,7 @@ func (pc *ProtectionContext) UnprotectPublic(m *PublicMessage, memberKey MemberK
 	if err != nil {
 		return nil, err
 	}
-	if c.Sender.SenderType == SenderTypeMember {
+	if c.Sender.SenderType == SenderTypeMember && membership {
 		if pc.membershipKey == nil {
 			return nil, errors.New("mls: no membership key to check a PublicMessage")
 		}

@@ -142,7 +142,7 @@ var hpkeKDFs = map[uint16]func() hash.Hash{
 	0x0003: sha512New, // HKDF-SHA512
 }
 
-// The KEMs of RFC 9420 section 7.1 that the MLS suites use.
+// The KEMs of RFC 9180 section 7.1 that the MLS suites use.
 var (
 	kemP256   = newDHKEM(0x0010, ecdhGroup{ecdh.P256()}, sha256New, 32, 65, true, 0xff)
 	kemP384   = newDHKEM(0x0011, ecdhGroup{ecdh.P384()}, sha384New, 48, 97, true, 0xff)
