@@ -103,6 +103,10 @@ type Commit struct {
 	// registered here with its leaf index. It replaces the member set
 	// (NewMembers and Removed are then only for delivery).
 	Leaves map[string]uint32
+	// Observer, when not nil, is the state of the group's observer
+	// (mls.PublicGroup.MarshalBinary) in the epoch the commit starts,
+	// stored in the commit's transaction (see Store.ObserverState).
+	Observer []byte
 }
 
 // MaxInboxPageBytes bounds the data of one inbox page (Store.Inbox).
@@ -185,6 +189,16 @@ type Store interface {
 
 	// Close releases the store.
 	Close() error
+
+	// ObserverState returns the state of the observer (mls.PublicGroup)
+	// that follows a verified group, and its version, which every change
+	// raises: a commit's (Commit.Observer) and PutObserverState's.
+	// ErrNotFound for a group without one.
+	ObserverState(ctx context.Context, groupID []byte) (state []byte, version uint64, err error)
+	// PutObserverState replaces the group's observer state (a proposal
+	// was cached) if its version is still version, and reports whether
+	// it did: false when another request changed it first.
+	PutObserverState(ctx context.Context, groupID []byte, version uint64, state []byte) (bool, error)
 }
 
 // GCOptions says what a Collector may delete.

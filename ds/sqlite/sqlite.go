@@ -74,6 +74,14 @@ var migrations = []string{
 	);
 	INSERT INTO users (name, clients) SELECT user_name, COUNT(*) FROM clients GROUP BY user_name;
 	ALTER TABLE clients ADD COLUMN vouched_by TEXT;`,
+	// 4: the state of the public observer (mls.PublicGroup) that follows
+	// each verified group, with a version that makes its updates
+	// conditional.
+	`CREATE TABLE observers (
+		group_id BLOB PRIMARY KEY REFERENCES groups(id),
+		version BIGINT NOT NULL,
+		state BLOB NOT NULL
+	);`,
 }
 
 // Store is a ds.Store in one SQLite file.

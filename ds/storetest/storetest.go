@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) ds.Store) {
 		{"SendToGroup", testSendToGroup},
 		{"SendDuringCommits", testSendDuringCommits},
 		{"GC", testGC},
+		{"Observers", testObservers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -586,5 +587,44 @@ func testInbox(t *testing.T, s ds.Store) {
 	}
 	if m, _ := s.Inbox(ctx, "big", 2, 100); len(m) != 1 || m[0].Seq != 3 {
 		t.Fatal("the rest of the large messages")
+	}
+}
+
+// testObservers checks the observer state of a verified group: stored by
+// the creating commit and by every commit with one, raised in version by
+// each change, and replaced by PutObserverState only from the version it
+// read (a proposal cached while a commit landed is refused).
+func testObservers(t *testing.T, s ds.Store) {
+	mustClient(t, s, "a", "a")
+	g := []byte("observed")
+	if _, _, err := s.ObserverState(ctx, g); !errors.Is(err, ds.ErrNotFound) {
+		t.Fatalf("observer of an unknown group: %v", err)
+	}
+	if ok, err := s.PutObserverState(ctx, g, 0, []byte("x")); ok || err != nil {
+		t.Fatalf("put without a group: %v, %v", ok, err)
+	}
+	if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 0, Sender: "a", Commit: []byte("c0"), Observer: []byte("s1")}); err != nil {
+		t.Fatal(err)
+	}
+	state, v, err := s.ObserverState(ctx, g)
+	if err != nil || string(state) != "s1" || v != 1 {
+		t.Fatalf("after creation: %q, %d, %v", state, v, err)
+	}
+	if ok, err := s.PutObserverState(ctx, g, v, []byte("s1+p")); !ok || err != nil {
+		t.Fatalf("put: %v, %v", ok, err)
+	}
+	if ok, err := s.PutObserverState(ctx, g, v, []byte("stale")); ok || err != nil {
+		t.Fatalf("put from a stale version: %v, %v", ok, err)
+	}
+	if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 1, Sender: "a", Commit: []byte("c1"), Observer: []byte("s2")}); err != nil {
+		t.Fatal(err)
+	}
+	// A refused commit leaves the state alone.
+	var conflict *ds.EpochConflictError
+	if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 1, Sender: "a", Commit: []byte("c1'"), Observer: []byte("lost")}); !errors.As(err, &conflict) {
+		t.Fatalf("second commit of epoch 1: %v", err)
+	}
+	if state, v, err := s.ObserverState(ctx, g); err != nil || string(state) != "s2" || v != 3 {
+		t.Fatalf("after the commit: %q, %d, %v", state, v, err)
 	}
 }

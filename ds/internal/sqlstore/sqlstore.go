@@ -463,6 +463,9 @@ func (s *Store) AcceptCommit(ctx context.Context, c *ds.Commit) (uint64, []strin
 				return err
 			}
 		}
+		if err := s.putObserver(ctx, tx, c.GroupID, c.Observer); err != nil {
+			return err
+		}
 		for m := range out {
 			recipients = append(recipients, m)
 		}
@@ -625,4 +628,35 @@ func (s *Store) Collect(ctx context.Context, o ds.GCOptions) (ds.GCResult, error
 		}
 	}
 	return r, nil
+}
+
+// putObserver stores state, when not nil, as the group's observer state
+// of the epoch a commit starts, in the commit's transaction: the
+// proposals of the old epoch, which bumped the version, are over.
+func (s *Store) putObserver(ctx context.Context, tx *sql.Tx, groupID, state []byte) error {
+	if state == nil {
+		return nil
+	}
+	n, err := s.exec(ctx, tx, `UPDATE observers SET state = ?, version = version + 1 WHERE group_id = ?`, state, groupID)
+	if err == nil && n == 0 {
+		_, err = s.exec(ctx, tx, `INSERT INTO observers (group_id, version, state) VALUES (?, 1, ?)`, groupID, state)
+	}
+	return err
+}
+
+// ObserverState implements ds.Store.
+func (s *Store) ObserverState(ctx context.Context, groupID []byte) ([]byte, uint64, error) {
+	var state []byte
+	var version int64
+	err := s.row(ctx, s.db, `SELECT state, version FROM observers WHERE group_id = ?`, groupID).Scan(&state, &version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, ds.ErrNotFound
+	}
+	return state, uint64(version), err
+}
+
+// PutObserverState implements ds.Store.
+func (s *Store) PutObserverState(ctx context.Context, groupID []byte, version uint64, state []byte) (bool, error) {
+	n, err := s.exec(ctx, s.db, `UPDATE observers SET state = ?, version = version + 1 WHERE group_id = ? AND version = ?`, state, groupID, int64(version))
+	return n == 1, err
 }
