@@ -3,7 +3,9 @@ package ds
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/arbormls/mls"
@@ -272,4 +274,87 @@ func (s *Server) proposalVerified(r *request, gid []byte, msg *mls.MLSMessage) e
 		}
 	}
 	return fail(http.StatusServiceUnavailable, "the group changed too often meanwhile; send the proposal again")
+}
+
+// reset is the way back of an unverified group from commits its members
+// could not process (RFC 9750 section 5.3), which the server could not
+// check: a member rejoins by an external commit (a resync) against the
+// group's last GroupInfo, of an epoch before the current one because the
+// commits since came without one. The server checks the external commit
+// with an observer started from that GroupInfo, as it checks any commit
+// of a verified group, and the GroupInfo the member sends with it against
+// the result; the commit then replaces those after the GroupInfo's epoch,
+// and the member set becomes the verified tree's. Every member receives
+// it: those stuck at that epoch process it, the others rejoin from the
+// new GroupInfo. A commit that carries its GroupInfo leaves nothing to
+// reset.
+func (s *Server) reset(w http.ResponseWriter, r *request) error {
+	gid, err := groupID(r)
+	if err != nil {
+		return err
+	}
+	var b CommitBundle
+	if err := json.Unmarshal(r.body, &b); err != nil {
+		return fail(http.StatusBadRequest, "bad JSON")
+	}
+	var m mls.MLSMessage
+	if err := m.UnmarshalBinary(b.Commit); err != nil || m.PublicMessage == nil || m.PublicMessage.Content.ContentType != mls.ContentTypeCommit ||
+		m.PublicMessage.Content.Sender.SenderType != mls.SenderTypeNewMemberCommit || !bytes.Equal(m.PublicMessage.Content.GroupID, gid) {
+		return fail(http.StatusBadRequest, "a reset is an external commit of the group, as a PublicMessage")
+	}
+	if o, _, err := s.loadObserver(r.Context(), gid); err != nil {
+		return err
+	} else if o != nil {
+		return fail(http.StatusBadRequest, "the group is verified: the server refused every commit its members cannot process, there is nothing to reset")
+	}
+	if ok, err := s.Store.IsMember(r.Context(), gid, r.client); err != nil {
+		return err
+	} else if !ok {
+		return ErrNotMember
+	}
+	cur, err := s.Store.Epoch(r.Context(), gid)
+	if err != nil {
+		return err
+	}
+	giData, err := s.Store.LatestGroupInfo(r.Context(), gid)
+	if errors.Is(err, ErrNotFound) {
+		return fail(http.StatusBadRequest, "the group has no GroupInfo to reset to")
+	} else if err != nil {
+		return err
+	}
+	var gm mls.MLSMessage
+	if err := gm.UnmarshalBinary(giData); err != nil || gm.GroupInfo == nil {
+		return fmt.Errorf("mls: ds: stored GroupInfo of a group does not parse: %v", err)
+	}
+	epoch := m.PublicMessage.Content.Epoch
+	if gm.GroupInfo.GroupContext.Epoch != epoch {
+		return fail(http.StatusConflict, fmt.Sprintf("a reset commits against the group's last GroupInfo, of epoch %d", gm.GroupInfo.GroupContext.Epoch))
+	}
+	if epoch >= cur {
+		return fail(http.StatusBadRequest, "the group's last GroupInfo is of its current epoch: join by an ordinary external commit")
+	}
+	o, err := mls.NewPublicGroup(&gm, nil, nil)
+	if err != nil {
+		return fail(http.StatusBadRequest, "the group's last GroupInfo: "+err.Error())
+	}
+	c := &Commit{GroupID: gid, Epoch: epoch, Sender: r.client, External: true, Reset: true, Commit: b.Commit}
+	if b.GroupInfo == nil {
+		return fail(http.StatusBadRequest, "a reset carries the GroupInfo of the epoch it starts, for the other members to rejoin from")
+	}
+	if err := s.commitVerified(r, o, c, &m, b.GroupInfo); err != nil {
+		return err
+	}
+	// The member set is the verified tree's, with each member's leaf.
+	c.Observer, c.Removed, c.NewMembers = nil, nil, nil
+	c.Leaves = map[string]uint32{}
+	for _, mem := range o.Members() {
+		id, err := s.Store.ClientByKey(r.Context(), mem.SignatureKey)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		c.Leaves[id] = uint32(mem.Leaf)
+	}
+	return s.accept(w, r, c)
 }

@@ -316,3 +316,136 @@ func TestVerifiedProposalsAndExternalJoin(t *testing.T) {
 		}
 	})
 }
+
+// TestUnverifiedReset: in a group whose handshakes are PrivateMessages
+// (Server.AllowUnverified), the server cannot check commits. Carol sends
+// one nobody can process, without a GroupInfo: the group used to be stuck
+// for good (honest commits 409, external rejoins refused because the
+// stored GroupInfo is an epoch behind). Now Alice resets it: an external
+// commit (resync) against the last GroupInfo, checked by an observer
+// started from it, with the GroupInfo of the epoch it starts. Bob and
+// Carol, stuck in the old epoch, process it; all three agree again and
+// talk; the group goes on with ordinary commits.
+func TestUnverifiedReset(t *testing.T) {
+	onBothStores(t, func(t *testing.T, e *env) {
+		e.srv.AllowUnverified = true
+		alice, bob, carol := e.client("alice-1", "alice"), e.client("bob-1", "bob"), e.client("carol-1", "carol")
+		bob.publish(1, false)
+		carol.publish(1, false)
+		ga, err := mls.CreateGroup(alice.ident, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc, err := ga.Commit(mls.CommitOptions{Add: []*mls.KeyPackage{parseKP(t, alice.claim("bob")[0].KeyPackage), parseKP(t, alice.claim("carol")[0].KeyPackage)}, GroupInfo: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, out := alice.do("POST", gpath(ga)+"/commit", ds.CommitBundle{Commit: marshal(t, pc.Commit), Welcome: marshal(t, pc.Welcome), GroupInfo: marshal(t, pc.GroupInfo)}); st != 200 {
+			t.Fatalf("create: %d %s", st, out)
+		}
+		ga.MergePendingCommit()
+		join := func(c *client) *mls.Group {
+			msgs := c.inbox(0, "0s")
+			var w mls.MLSMessage
+			if len(msgs) != 1 || w.UnmarshalBinary(msgs[0].Message) != nil {
+				t.Fatalf("%s: no Welcome", c.id)
+			}
+			for _, kp := range c.kps {
+				g, err := mls.Join(c.ident, &w, kp, nil, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.do("POST", "/v1/inbox/ack", ds.AckRequest{Seq: msgs[0].Seq})
+				return g
+			}
+			return nil
+		}
+		gb, gc := join(bob), join(carol)
+
+		// Carol's junk commit: a PrivateMessage whose ciphertext is
+		// damaged, without a GroupInfo. The server cannot tell.
+		junk, err := gc.Commit(mls.CommitOptions{Update: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gc.DiscardPendingCommit()
+		data := marshal(t, junk.Commit)
+		data[len(data)-1] ^= 1
+		if st, out := carol.do("POST", gpath(gc)+"/commit", ds.CommitBundle{Commit: data}); st != 200 {
+			t.Fatalf("junk commit: %d %s", st, out)
+		}
+		// Bob's honest commit now conflicts; nobody can process the junk.
+		bpc, _ := gb.Commit(mls.CommitOptions{Update: true, GroupInfo: true})
+		if st, _ := bob.do("POST", gpath(gb)+"/commit", ds.CommitBundle{Commit: marshal(t, bpc.Commit), GroupInfo: marshal(t, bpc.GroupInfo)}); st != http.StatusConflict {
+			t.Fatalf("honest commit after the junk: %d, want 409", st)
+		}
+		gb.DiscardPendingCommit()
+		process := func(c *client, g *mls.Group) (failed int) {
+			for _, m := range c.inbox(0, "0s") {
+				var msg mls.MLSMessage
+				if msg.UnmarshalBinary(m.Message) != nil {
+					t.Fatal("inbox message does not parse")
+				}
+				if _, err := g.Process(&msg); err != nil {
+					failed++
+				}
+				c.do("POST", "/v1/inbox/ack", ds.AckRequest{Seq: m.Seq})
+			}
+			return failed
+		}
+		if process(alice, ga) != 1 || process(bob, gb) != 1 {
+			t.Fatal("the junk commit should fail at alice and bob")
+		}
+
+		// Alice resets the group from its last GroupInfo.
+		if st, _ := alice.do("GET", gpath(ga)+"/groupinfo", nil); st != http.StatusNotFound {
+			t.Fatalf("stale GroupInfo served for joins: %d", st)
+		}
+		st, giData := alice.request("GET", gpath(ga)+"/groupinfo?reset=1", nil, nil)
+		var gi mls.MLSMessage
+		if st != 200 || gi.UnmarshalBinary(giData) != nil {
+			t.Fatalf("GroupInfo to reset to: %d", st)
+		}
+		na, ext, err := mls.JoinExternal(&gi, alice.ident, nil, &mls.ExternalJoinOptions{Resync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ngi, err := na.GroupInfo(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A reset with a GroupInfo that is not the one it makes is refused.
+		if st, _ := alice.do("POST", gpath(ga)+"/reset", ds.CommitBundle{Commit: marshal(t, ext), GroupInfo: giData}); st != http.StatusBadRequest {
+			t.Fatalf("reset with a wrong GroupInfo: %d", st)
+		}
+		if st, out := alice.do("POST", gpath(ga)+"/reset", ds.CommitBundle{Commit: marshal(t, ext), GroupInfo: marshal(t, ngi)}); st != 200 || !bytes.Contains(out, []byte(`"epoch":2`)) {
+			t.Fatalf("reset: %d %s", st, out)
+		}
+		if process(bob, gb) != 0 || process(carol, gc) != 0 {
+			t.Fatal("bob and carol should process the reset")
+		}
+		for _, g := range []*mls.Group{gb, gc} {
+			if !bytes.Equal(g.EpochAuthenticator(), na.EpochAuthenticator()) {
+				t.Fatal("the members disagree after the reset")
+			}
+		}
+		if got := members(t, e, na); got != "alice-1 bob-1 carol-1" {
+			t.Fatalf("members after the reset %q", got)
+		}
+		// Nothing left to reset; the group goes on.
+		if st, _ := alice.do("POST", gpath(ga)+"/reset", ds.CommitBundle{Commit: marshal(t, ext), GroupInfo: marshal(t, ngi)}); st != http.StatusConflict && st != http.StatusBadRequest {
+			t.Fatalf("second reset: %d", st)
+		}
+		m, _ := na.Send([]byte("back"))
+		if st, out := alice.do("POST", gpath(na)+"/messages", marshal(t, m)); st != 200 {
+			t.Fatalf("send: %d %s", st, out)
+		}
+		if process(bob, gb) != 0 {
+			t.Fatal("bob cannot read alice's message")
+		}
+		bpc, _ = gb.Commit(mls.CommitOptions{Update: true, GroupInfo: true})
+		if st, out := bob.do("POST", gpath(gb)+"/commit", ds.CommitBundle{Commit: marshal(t, bpc.Commit), GroupInfo: marshal(t, bpc.GroupInfo)}); st != 200 {
+			t.Fatalf("commit after the reset: %d %s", st, out)
+		}
+	})
+}

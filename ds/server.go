@@ -115,6 +115,7 @@ func NewServer(store Store, log *slog.Logger) *Server {
 	m.HandleFunc("GET /v1/keypackages/count", s.authed(s.count))
 	m.HandleFunc("POST /v1/users/{user}/claim", s.authed(s.claim))
 	m.HandleFunc("POST /v1/groups/{group}/commit", s.authed(s.commit))
+	m.HandleFunc("POST /v1/groups/{group}/reset", s.authed(s.reset))
 	m.HandleFunc("POST /v1/groups/{group}/messages", s.authed(s.message))
 	m.HandleFunc("GET /v1/groups/{group}/groupinfo", s.authed(s.groupInfo))
 	m.HandleFunc("GET /v1/inbox", s.authed(s.inbox))
@@ -560,6 +561,11 @@ func (s *Server) commit(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
+	return s.accept(w, r, c)
+}
+
+// accept stores the checked commit c and wakes its recipients.
+func (s *Server) accept(w http.ResponseWriter, r *request, c *Commit) error {
 	// AcceptCommit says whom it delivered to: the members of the old
 	// epoch, removed ones included, and the new ones (the Welcome).
 	epoch, recipients, err := s.Store.AcceptCommit(r.Context(), c)
@@ -807,13 +813,14 @@ func (s *Server) groupInfo(w http.ResponseWriter, r *request) error {
 	}
 	// Only the current epoch's GroupInfo serves an external join: an
 	// older one (the last commit came without one) would only produce a
-	// commit of a past epoch.
+	// commit of a past epoch. ?reset=1 asks for it all the same, to
+	// reset an unverified group to it (POST .../reset).
 	epoch, err := s.Store.Epoch(r.Context(), gid)
 	if err != nil {
 		return err
 	}
 	var m mls.MLSMessage
-	if err := m.UnmarshalBinary(gi); err != nil || m.GroupInfo == nil || m.GroupInfo.GroupContext.Epoch != epoch {
+	if err := m.UnmarshalBinary(gi); err != nil || m.GroupInfo == nil || (m.GroupInfo.GroupContext.Epoch != epoch && r.URL.Query().Get("reset") != "1") {
 		return fail(http.StatusNotFound, "the group has no GroupInfo of its current epoch (its last commit came without one)")
 	}
 	w.Header().Set("Content-Type", ContentTypeMLS)

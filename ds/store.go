@@ -103,6 +103,12 @@ type Commit struct {
 	// registered here with its leaf index. It replaces the member set
 	// (NewMembers and Removed are then only for delivery).
 	Leaves map[string]uint32
+	// Reset replaces the commits of an unverified group after Epoch (an
+	// epoch before the current one) with this one, an external commit
+	// against the group's last GroupInfo: the recovery of RFC 9750
+	// section 5.3 from commits the members could not process (see
+	// README). The condition is then that the group is past Epoch.
+	Reset bool
 	// Observer, when not nil, is the state of the group's observer
 	// (mls.PublicGroup.MarshalBinary) in the epoch the commit starts,
 	// stored in the commit's transaction (see Store.ObserverState).

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) ds.Store) {
 		{"SendDuringCommits", testSendDuringCommits},
 		{"GC", testGC},
 		{"Observers", testObservers},
+		{"Reset", testReset},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -626,5 +627,29 @@ func testObservers(t *testing.T, s ds.Store) {
 	}
 	if state, v, err := s.ObserverState(ctx, g); err != nil || string(state) != "s2" || v != 3 {
 		t.Fatalf("after the commit: %q, %d, %v", state, v, err)
+	}
+}
+
+// testReset checks a reset commit (Commit.Reset): it replaces the commits
+// after its epoch, only when the group is past that epoch.
+func testReset(t *testing.T, s ds.Store) {
+	mustClient(t, s, "a", "a")
+	mustClient(t, s, "b", "b")
+	g := []byte("reset")
+	for e := uint64(0); e < 3; e++ {
+		if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: e, Sender: "a", Commit: []byte("c"), NewMembers: []string{"b"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, to, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 1, Sender: "b", External: true, Reset: true, Commit: []byte("r"), Leaves: map[string]uint32{"a": 0, "b": 1}})
+	if err != nil || e != 2 || fmt.Sprint(to) != "[a]" {
+		t.Fatalf("reset: %d, %v, %v", e, to, err)
+	}
+	if ep, _ := s.Epoch(ctx, g); ep != 2 {
+		t.Fatalf("epoch after the reset %d, want 2", ep)
+	}
+	var conflict *ds.EpochConflictError
+	if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 2, Sender: "b", External: true, Reset: true, Commit: []byte("r2")}); !errors.As(err, &conflict) || conflict.Current != 2 {
+		t.Fatalf("reset of the current epoch: %v", err)
 	}
 }
