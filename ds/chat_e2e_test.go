@@ -79,7 +79,6 @@ func newCLI(t *testing.T) *cli {
 		t.Fatal(err)
 	}
 	srv := ds.NewServer(st, slog.New(slog.DiscardHandler))
-	srv.AllowUnverified = true // its groups send PrivateMessage handshakes
 	srv.MaxWait = 5 * time.Second
 	// mlsd's default limits, as the README's server runs with.
 	srv.Limits = ds.Limits{ClientRate: 20, ClientBurst: 40, IPRate: 100, IPBurst: 200, MaxStreams: 8}

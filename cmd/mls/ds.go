@@ -202,6 +202,7 @@ func cmdDSRegister(args []string, out io.Writer) error {
 	user := c.fs.String("user", "", "the user `name` others invite")
 	vouchState := c.fs.String("vouch-state", "", "state folder `DIR` of a registered client of the same user, which vouches for this one")
 	suiteFlag := c.fs.String("suite", defaultSuite, "cipher suite code `point` of the client's key, decimal or 0x-hex")
+	private := c.fs.Bool("private-handshakes", false, "a new client sends its proposals and commits as PrivateMessages, for servers run with --allow-unverified-groups")
 	if err := c.parse(args, out, "state", "server", "user"); err != nil {
 		return err
 	}
@@ -220,6 +221,9 @@ func cmdDSRegister(args []string, out io.Writer) error {
 	switch cl.info.Name {
 	case "":
 		cl.info.Name = *user
+		// mlsd verifies every group it serves (ds/README.md, "Delivery
+		// Service modes"), which needs PublicMessage handshakes.
+		cl.info.PublicHandshake = !*private
 		if err := cl.saveInfo(); err != nil {
 			return err
 		}
