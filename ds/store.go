@@ -1,9 +1,10 @@
 // Package ds is a Delivery Service for MLS (RFC 9750 section 5, RFC 9420):
 // it stores clients and their KeyPackages, orders the commits of each group
 // (one per epoch) and fans messages out to per-client inboxes. It sees no
-// group secrets; it checks only what the wire form shows: group, epoch,
-// content type, and that the authenticated client is a member as far as the
-// server knows.
+// group secrets. It follows each verified group with an mls.PublicGroup
+// and refuses every handshake a member would refuse; in groups whose
+// handshakes are PrivateMessages (Server.AllowUnverified) it checks only
+// what the wire form shows (README, "Delivery Service modes").
 package ds
 
 import (
