@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/arbormls/mls"
 )
@@ -105,11 +106,22 @@ func (s *Server) createVerified(r *request, c *Commit, groupInfo []byte) error {
 	if err := s.checkWelcome(r, c); err != nil {
 		return err
 	}
-	if c.Observer, err = o.MarshalBinary(); err != nil {
+	if err := s.keepState(c, o); err != nil {
 		return err
 	}
 	c.GroupInfo = groupInfo
 	return nil
+}
+
+// keepState puts in c the observer's state and tree of the new epoch.
+func (s *Server) keepState(c *Commit, o *mls.PublicGroup) error {
+	var err error
+	if c.Observer, err = o.MarshalBinary(); err != nil {
+		return err
+	}
+	c.Tree, err = o.RatchetTree().MarshalBinary()
+	c.KeepTrees = s.TreeEpochs
+	return err
 }
 
 // commitVerified checks a commit of a verified group with the group's
@@ -188,8 +200,7 @@ func (s *Server) commitVerified(r *request, o *mls.PublicGroup, c *Commit, msg *
 		}
 		c.GroupInfo = groupInfo
 	}
-	c.Observer, err = o.MarshalBinary()
-	return err
+	return s.keepState(c, o)
 }
 
 // checkWelcome checks that every client a Welcome names is one the commit
@@ -357,4 +368,38 @@ func (s *Server) reset(w http.ResponseWriter, r *request) error {
 		c.Leaves[id] = uint32(mem.Leaf)
 	}
 	return s.accept(w, r, c)
+}
+
+// ratchetTree answers GET /v1/groups/{group}/tree?epoch=N: the ratchet
+// tree of a verified group in epoch N, the one the server verified, in
+// its wire form (the ratchet_tree extension's content), so that Welcomes
+// and GroupInfos need not carry it (draft-ietf-mls-ratchet-tree-options,
+// trees out of band): a joiner checks it against the GroupInfo's tree
+// hash like any tree. Members only (a Welcome's recipients are members
+// once the commit is accepted). The trees of the last Server.TreeEpochs
+// epochs are kept; for an older one the answer is 404, and a joiner that
+// came that late joins by external commit.
+func (s *Server) ratchetTree(w http.ResponseWriter, r *request) error {
+	gid, err := groupID(r)
+	if err != nil {
+		return err
+	}
+	epoch, err := strconv.ParseUint(r.URL.Query().Get("epoch"), 10, 64)
+	if err != nil {
+		return fail(http.StatusBadRequest, "epoch must be a number")
+	}
+	if ok, err := s.Store.IsMember(r.Context(), gid, r.client); err != nil {
+		return err
+	} else if !ok {
+		return ErrNotMember
+	}
+	data, err := s.Store.RatchetTree(r.Context(), gid, epoch)
+	if errors.Is(err, ErrNotFound) {
+		return fail(http.StatusNotFound, "the server keeps no tree of the group in that epoch (an unverified group, or an epoch long over)")
+	} else if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(data)
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -446,6 +447,93 @@ func TestUnverifiedReset(t *testing.T) {
 		bpc, _ = gb.Commit(mls.CommitOptions{Update: true, GroupInfo: true})
 		if st, out := bob.do("POST", gpath(gb)+"/commit", ds.CommitBundle{Commit: marshal(t, bpc.Commit), GroupInfo: marshal(t, bpc.GroupInfo)}); st != 200 {
 			t.Fatalf("commit after the reset: %d %s", st, out)
+		}
+	})
+}
+
+// TestTreeOutOfBand: the server hands joiners the ratchet tree it
+// verified (GET .../tree?epoch=N), so that a Welcome leaves the tree out
+// and stays small whatever the group's size; the joiner checks the tree
+// against the GroupInfo's tree hash, also after later commits. Non-members
+// get 403, an epoch without a tree 404.
+func TestTreeOutOfBand(t *testing.T) {
+	onBothStores(t, func(t *testing.T, e *env) {
+		names := []string{"alice"}
+		for i := range 12 {
+			names = append(names, "m"+string(rune('a'+i)))
+		}
+		cs, gs := verifiedGroup(t, e, names...)
+		alice := gs[0]
+		dave := e.client("dave-1", "dave")
+		dave.publish(1, false)
+		kp := parseKP(t, cs[0].claim("dave")[0].KeyPackage)
+		inline, err := alice.Commit(mls.CommitOptions{Add: []*mls.KeyPackage{kp}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		alice.DiscardPendingCommit()
+		pc, err := alice.Commit(mls.CommitOptions{Add: []*mls.KeyPackage{kp}, RatchetTreeOutOfBand: true, GroupInfo: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		small, big := len(marshal(t, pc.Welcome)), len(marshal(t, inline.Welcome))
+		tree, _ := pc.RatchetTree.MarshalBinary()
+		if small+len(tree) > big+64 || small >= big-len(tree)/2 {
+			t.Fatalf("Welcome of %d bytes without the tree, %d with it (tree %d)", small, big, len(tree))
+		}
+		bundle := ds.CommitBundle{Commit: marshal(t, pc.Commit), Welcome: marshal(t, pc.Welcome), GroupInfo: marshal(t, pc.GroupInfo)}
+		if st, out := cs[0].do("POST", gpath(alice)+"/commit", bundle); st != 200 {
+			t.Fatalf("commit: %d %s", st, out)
+		}
+		alice.MergePendingCommit()
+		outsider := e.client("eve-1", "eve")
+		path := gpath(alice) + "/tree?epoch=" + strconv.FormatUint(alice.Epoch(), 10)
+		if st, _ := outsider.do("GET", path, nil); st != http.StatusForbidden {
+			t.Fatalf("tree for a non-member: %d", st)
+		}
+		if st, _ := dave.do("GET", gpath(alice)+"/tree?epoch=9", nil); st != http.StatusNotFound {
+			t.Fatalf("tree of an epoch to come: %d", st)
+		}
+		// Another commit before dave joins: the tree of his Welcome's
+		// epoch is still there.
+		upc, err := alice.Commit(mls.CommitOptions{Update: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, out := cs[0].do("POST", gpath(alice)+"/commit", ds.CommitBundle{Commit: marshal(t, upc.Commit)}); st != 200 {
+			t.Fatalf("commit: %d %s", st, out)
+		}
+		msgs := dave.inbox(0, "0s")
+		var w mls.MLSMessage
+		if len(msgs) != 2 || w.UnmarshalBinary(msgs[0].Message) != nil {
+			t.Fatal("dave has no Welcome")
+		}
+		fetch := func(gid []byte, epoch uint64) (mls.TreeNodes, error) {
+			st, data := dave.request("GET", gpath(alice)+"/tree?epoch="+strconv.FormatUint(epoch, 10), nil, nil)
+			if st != 200 {
+				t.Fatalf("tree: %d", st)
+			}
+			var nodes mls.TreeNodes
+			return nodes, nodes.UnmarshalBinary(data)
+		}
+		var bundleKP *mls.KeyPackageBundle
+		for _, b := range dave.kps {
+			bundleKP = b
+		}
+		gd, err := mls.Join(dave.ident, &w, bundleKP, publicCfg, &mls.JoinOptions{RatchetTreeFunc: fetch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var next mls.MLSMessage
+		if next.UnmarshalBinary(msgs[1].Message) != nil {
+			t.Fatal("dave's second message does not parse")
+		}
+		if _, err := gd.Process(&next); err != nil {
+			t.Fatal(err)
+		}
+		alice.MergePendingCommit()
+		if !bytes.Equal(gd.EpochAuthenticator(), alice.EpochAuthenticator()) {
+			t.Fatal("dave joined another state")
 		}
 	})
 }

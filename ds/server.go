@@ -24,6 +24,8 @@ const (
 	DefaultMaxBody     = 1 << 20
 	DefaultMaxWait     = 60 * time.Second
 	DefaultEpochWindow = 3
+	// DefaultTreeEpochs is Server.TreeEpochs in NewServer.
+	DefaultTreeEpochs = 8
 	// MaxBatch bounds the KeyPackages of one publish request.
 	MaxBatch = 1000
 	// inboxPage bounds the messages of one inbox response.
@@ -70,6 +72,9 @@ type Server struct {
 	// with its GroupInfo, followed by an mls.PublicGroup that refuses
 	// what a member would refuse.
 	AllowUnverified bool
+	// TreeEpochs is how many epochs back the verified ratchet trees are
+	// kept for joiners (GET .../tree).
+	TreeEpochs uint64
 
 	mux     *http.ServeMux
 	mu      sync.Mutex
@@ -102,7 +107,7 @@ func NewServer(store Store, log *slog.Logger) *Server {
 		log = slog.Default()
 	}
 	s := &Server{Store: store, Auth: &SignatureAuth{Store: store}, Log: log,
-		MaxBody: DefaultMaxBody, MaxWait: DefaultMaxWait, EpochWindow: DefaultEpochWindow,
+		MaxBody: DefaultMaxBody, MaxWait: DefaultMaxWait, EpochWindow: DefaultEpochWindow, TreeEpochs: DefaultTreeEpochs,
 		WriteTimeout: DefaultWriteTimeout, PingInterval: DefaultPingInterval, PollInterval: DefaultPollInterval,
 		waiters: map[string]*waiter{}, metrics: newMetrics(), streams: map[string]int{},
 		draining: make(chan struct{})}
@@ -118,6 +123,7 @@ func NewServer(store Store, log *slog.Logger) *Server {
 	m.HandleFunc("POST /v1/groups/{group}/reset", s.authed(s.reset))
 	m.HandleFunc("POST /v1/groups/{group}/messages", s.authed(s.message))
 	m.HandleFunc("GET /v1/groups/{group}/groupinfo", s.authed(s.groupInfo))
+	m.HandleFunc("GET /v1/groups/{group}/tree", s.authed(s.ratchetTree))
 	m.HandleFunc("GET /v1/inbox", s.authed(s.inbox))
 	m.HandleFunc("GET /v1/inbox/ws", s.authed(s.inboxWS))
 	m.HandleFunc("POST /v1/inbox/ack", s.authed(s.ack))

@@ -110,6 +110,12 @@ type Commit struct {
 	// section 5.3 from commits the members could not process (see
 	// README). The condition is then that the group is past Epoch.
 	Reset bool
+	// Tree, when not nil, is the verified ratchet tree of the new epoch
+	// (its wire form), kept with those of the KeepTrees epochs before for
+	// joiners to fetch (Store.RatchetTree); older ones are deleted, and so
+	// are any of the new epoch and later (a reset).
+	Tree      []byte
+	KeepTrees uint64
 	// Observer, when not nil, is the state of the group's observer
 	// (mls.PublicGroup.MarshalBinary) in the epoch the commit starts,
 	// stored in the commit's transaction (see Store.ObserverState).
@@ -206,6 +212,9 @@ type Store interface {
 	// was cached) if its version is still version, and reports whether
 	// it did: false when another request changed it first.
 	PutObserverState(ctx context.Context, groupID []byte, version uint64, state []byte) (bool, error)
+	// RatchetTree returns the verified ratchet tree of a group in epoch
+	// (Commit.Tree), or ErrNotFound when it has none of that epoch.
+	RatchetTree(ctx context.Context, groupID []byte, epoch uint64) ([]byte, error)
 }
 
 // GCOptions says what a Collector may delete.

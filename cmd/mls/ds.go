@@ -498,6 +498,11 @@ func (s *session) commit(ctx context.Context, g *mls.Group, opts mls.CommitOptio
 		return nil, events, err
 	}
 	opts.GroupInfo = true
+	// A group the server verifies (PublicMessage handshakes) gets its
+	// tree from the server: Welcomes and GroupInfos leave it out, so that
+	// they stay small in a big group. The commit that creates the group
+	// gives the server the tree.
+	opts.RatchetTreeOutOfBand = s.cl.info.PublicHandshake && g.Epoch() > 0
 	for attempt := 0; ; attempt++ {
 		pc, err := g.Commit(opts)
 		if err != nil {
@@ -810,7 +815,9 @@ func (s *session) apply(im dsclient.InboxMessage) (event, error) {
 		return ev, err
 	}
 	if msg.Welcome != nil {
-		g, err := s.cl.joinWelcome(msg, nil)
+		// A Welcome without the tree: the server hands out the tree it
+		// verified, which Join checks against the GroupInfo's tree hash.
+		g, err := s.cl.joinWelcomeWith(msg, &mls.JoinOptions{RatchetTreeFunc: s.ds.TreeFunc(s.cl.ctx)})
 		if err != nil {
 			return ev, err
 		}

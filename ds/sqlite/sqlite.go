@@ -76,11 +76,18 @@ var migrations = []string{
 	ALTER TABLE clients ADD COLUMN vouched_by TEXT;`,
 	// 4: the state of the public observer (mls.PublicGroup) that follows
 	// each verified group, with a version that makes its updates
-	// conditional.
+	// conditional; the verified ratchet trees of its recent epochs, which
+	// joiners fetch.
 	`CREATE TABLE observers (
 		group_id BLOB PRIMARY KEY REFERENCES groups(id),
 		version BIGINT NOT NULL,
 		state BLOB NOT NULL
+	);
+	CREATE TABLE trees (
+		group_id BLOB NOT NULL REFERENCES groups(id),
+		epoch BIGINT NOT NULL,
+		tree BLOB NOT NULL,
+		PRIMARY KEY (group_id, epoch)
 	);`,
 }
 

@@ -604,8 +604,11 @@ func testObservers(t *testing.T, s ds.Store) {
 	if ok, err := s.PutObserverState(ctx, g, 0, []byte("x")); ok || err != nil {
 		t.Fatalf("put without a group: %v, %v", ok, err)
 	}
-	if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 0, Sender: "a", Commit: []byte("c0"), Observer: []byte("s1")}); err != nil {
+	if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 0, Sender: "a", Commit: []byte("c0"), Observer: []byte("s1"), Tree: []byte("t1"), KeepTrees: 1}); err != nil {
 		t.Fatal(err)
+	}
+	if tree, err := s.RatchetTree(ctx, g, 1); err != nil || string(tree) != "t1" {
+		t.Fatalf("tree of epoch 1: %q, %v", tree, err)
 	}
 	state, v, err := s.ObserverState(ctx, g)
 	if err != nil || string(state) != "s1" || v != 1 {
@@ -617,8 +620,15 @@ func testObservers(t *testing.T, s ds.Store) {
 	if ok, err := s.PutObserverState(ctx, g, v, []byte("stale")); ok || err != nil {
 		t.Fatalf("put from a stale version: %v, %v", ok, err)
 	}
-	if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 1, Sender: "a", Commit: []byte("c1"), Observer: []byte("s2")}); err != nil {
+	if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 1, Sender: "a", Commit: []byte("c1"), Observer: []byte("s2"), Tree: []byte("t2"), KeepTrees: 0}); err != nil {
 		t.Fatal(err)
+	}
+	// KeepTrees 0 keeps only the new epoch's tree.
+	if tree, err := s.RatchetTree(ctx, g, 2); err != nil || string(tree) != "t2" {
+		t.Fatalf("tree of epoch 2: %q, %v", tree, err)
+	}
+	if _, err := s.RatchetTree(ctx, g, 1); !errors.Is(err, ds.ErrNotFound) {
+		t.Fatalf("tree of epoch 1 beyond KeepTrees: %v", err)
 	}
 	// A refused commit leaves the state alone.
 	var conflict *ds.EpochConflictError

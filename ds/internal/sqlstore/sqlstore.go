@@ -467,7 +467,7 @@ func (s *Store) AcceptCommit(ctx context.Context, c *ds.Commit) (uint64, []strin
 				return err
 			}
 		}
-		if err := s.putObserver(ctx, tx, c.GroupID, c.Observer); err != nil {
+		if err := s.putObserver(ctx, tx, c); err != nil {
 			return err
 		}
 		for m := range out {
@@ -637,15 +637,36 @@ func (s *Store) Collect(ctx context.Context, o ds.GCOptions) (ds.GCResult, error
 // putObserver stores state, when not nil, as the group's observer state
 // of the epoch a commit starts, in the commit's transaction: the
 // proposals of the old epoch, which bumped the version, are over.
-func (s *Store) putObserver(ctx context.Context, tx *sql.Tx, groupID, state []byte) error {
-	if state == nil {
+func (s *Store) putObserver(ctx context.Context, tx *sql.Tx, c *ds.Commit) error {
+	if c.Tree != nil {
+		// The tree of the new epoch; those more than KeepTrees epochs
+		// old go.
+		epoch := int64(c.Epoch) + 1
+		if _, err := s.exec(ctx, tx, `DELETE FROM trees WHERE group_id = ? AND (epoch >= ? OR epoch < ?)`, c.GroupID, epoch, epoch-int64(c.KeepTrees)); err != nil {
+			return err
+		}
+		if _, err := s.exec(ctx, tx, `INSERT INTO trees (group_id, epoch, tree) VALUES (?, ?, ?)`, c.GroupID, epoch, c.Tree); err != nil {
+			return err
+		}
+	}
+	if c.Observer == nil {
 		return nil
 	}
-	n, err := s.exec(ctx, tx, `UPDATE observers SET state = ?, version = version + 1 WHERE group_id = ?`, state, groupID)
+	n, err := s.exec(ctx, tx, `UPDATE observers SET state = ?, version = version + 1 WHERE group_id = ?`, c.Observer, c.GroupID)
 	if err == nil && n == 0 {
-		_, err = s.exec(ctx, tx, `INSERT INTO observers (group_id, version, state) VALUES (?, 1, ?)`, groupID, state)
+		_, err = s.exec(ctx, tx, `INSERT INTO observers (group_id, version, state) VALUES (?, 1, ?)`, c.GroupID, c.Observer)
 	}
 	return err
+}
+
+// RatchetTree implements ds.Store.
+func (s *Store) RatchetTree(ctx context.Context, groupID []byte, epoch uint64) ([]byte, error) {
+	var tree []byte
+	err := s.row(ctx, s.db, `SELECT tree FROM trees WHERE group_id = ? AND epoch = ?`, groupID, int64(epoch)).Scan(&tree)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ds.ErrNotFound
+	}
+	return tree, err
 }
 
 // ObserverState implements ds.Store.
