@@ -1,7 +1,9 @@
 package mls
 
 import (
-	"time"
+	"crypto"
+
+	"github.com/arbormls/mls/ciphersuite"
 )
 
 // Defaults of Config.
@@ -19,8 +21,8 @@ const (
 // Config is the policy of a group, given once when the group is created
 // or joined. The zero value (or a nil *Config) is usable: encrypted
 // handshake messages, padding to DefaultPaddingBlock bytes, keys of
-// DefaultMaxPastEpochs past epochs, the SecretTreeConfig defaults, no
-// lifetime check of the leaves others send, and every credential accepted.
+// DefaultMaxPastEpochs past epochs, the SecretTreeConfig defaults, the
+// zero LifetimePolicy, and every credential accepted.
 type Config struct {
 	// PublicHandshake sends proposals and commits as PublicMessages
 	// (signed and MACed, not encrypted) instead of PrivateMessages.
@@ -36,13 +38,13 @@ type Config struct {
 	PublicHandshake bool
 
 	// PaddingBlock pads the content of every PrivateMessage with zero bytes
-	// to a multiple of this many bytes (RFC 9420 section 6.3). Zero means
+	// to a multiple of this many bytes (RFC 9420 sections 6.3.1 and 15.1). Zero means
 	// DefaultPaddingBlock, a negative value no padding; at most 65536.
 	PaddingBlock int
 
 	// MaxPastEpochs is how many epochs before the current one keep their
 	// secret trees, so that application messages sent just before a commit
-	// still decrypt (RFC 9420 section 14). Handshake messages are only ever
+	// still decrypt (RFC 9420 section 15.3). Handshake messages are only ever
 	// accepted in the current epoch. Zero means DefaultMaxPastEpochs, a
 	// negative value none: older keys are deleted at once (section 9.2).
 	MaxPastEpochs int
@@ -51,13 +53,21 @@ type Config struct {
 	// of the message ratchets.
 	SecretTree SecretTreeConfig
 
-	// CheckLifetimes also checks the lifetime of leaves received from
-	// others: in ratchet trees joined, in Add and Update proposals and in
-	// commit paths. RFC 9420 section 7.3 only recommends it, since a leaf
-	// may expire in transit, and real trees carry expired leaves; it is
-	// off by default. The KeyPackages this client adds itself are always
-	// checked, as section 7.3 requires of what a client sends.
-	CheckLifetimes bool
+	// Lifetimes is the policy for the lifetimes of key_package leaves
+	// (RFC 9420 sections 7.2 and 7.3). Its zero value checks the
+	// KeyPackages this client adds against the clock, as section 7.3
+	// requires of what a client sends, and nothing else: no maximum
+	// lifetime, and no clock check of leaves received from others (Add
+	// proposals, ratchet trees joined), which may expire in transit.
+	Lifetimes LifetimePolicy
+
+	// NoGREASE turns off GREASE (RFC 9420 section 13.5) in what the group
+	// makes: the random extension in the GroupInfos of its Welcomes and of
+	// GroupInfo, and the GREASE values of the leaves that CreateGroup,
+	// JoinExternal, ReInit and Branch make (KeyPackageOptions.NoGREASE).
+	// GREASE is on by default, as section 13.5 recommends, so that peers
+	// that wrongly refuse unknown values show up early.
+	NoGREASE bool
 
 	// BatchVerifyTree checks the leaf signatures of a ratchet tree joined
 	// (by Welcome or external commit) in Ed25519 batches, about three times
@@ -71,11 +81,6 @@ type Config struct {
 	// ignore it.
 	BatchVerifyTree bool
 
-	// MaxLifetime bounds not_after - not_before of the KeyPackages this
-	// client adds, and of received ones when CheckLifetimes is set. Zero
-	// means DefaultMaxLifetime; a negative value means no bound.
-	MaxLifetime time.Duration
-
 	// CredentialValidator is the Authentication Service (RFC 9420 section
 	// 5.3.1): the group calls it for every member of a tree it joins,
 	// every KeyPackage added, every new leaf of an Update or a commit, and
@@ -84,15 +89,22 @@ type Config struct {
 	// set it in any real application.
 	CredentialValidator CredentialValidator
 
+	// Policy is the application's say over the proposals and commits the
+	// group accepts and over what this client's commits carry; the zero
+	// value accepts whatever RFC 9420 allows.
+	Policy Policy
+
 	// PSKs looks up pre-shared keys the group does not hold itself:
 	// external PSKs, and resumption PSKs of other groups. The group
 	// answers resumption PSKs of its own current and kept past epochs.
 	// Nil means no such PSK is available.
 	PSKs PSKLookup
 
-	// Now returns the current time, for lifetime checks; nil means
-	// time.Now. Tests set it.
-	Now func() time.Time
+	// Signers gives LoadGroup the crypto.Signer of a stored group whose
+	// identity's signing key is one (Suite.SigningKeyFromSigner), from the
+	// suite and the signature public key the state keeps in its place.
+	// Nil refuses such a state with ErrExternalSigningKey.
+	Signers func(suite ciphersuite.ID, publicKey []byte) (crypto.Signer, error)
 }
 
 // resolved returns a copy of c with the defaults filled in; c may be nil.
@@ -108,9 +120,6 @@ func (c *Config) resolved() Config {
 	}
 	if r.MaxPastEpochs == 0 {
 		r.MaxPastEpochs = DefaultMaxPastEpochs
-	}
-	if r.Now == nil {
-		r.Now = time.Now
 	}
 	if r.CredentialValidator == nil {
 		r.CredentialValidator = AcceptAllCredentials
@@ -134,13 +143,9 @@ func (c *Config) handshakeWireFormat() WireFormat {
 }
 
 // keyPackagePolicy returns the policy for KeyPackages: those this client
-// adds (own) are always checked for lifetime, received ones only when
-// CheckLifetimes is set. Credentials are checked separately, with the
-// group's context.
+// adds (own) are always checked against the clock, received ones only when
+// Lifetimes.CheckReceived is set. Credentials are checked separately, with
+// the group's context.
 func (c *Config) keyPackagePolicy(own bool) *ValidationPolicy {
-	return &ValidationPolicy{
-		Now:               c.Now,
-		SkipLifetimeCheck: !own && !c.CheckLifetimes,
-		MaxLifetime:       c.MaxLifetime,
-	}
+	return &ValidationPolicy{Lifetimes: c.Lifetimes, Received: !own}
 }

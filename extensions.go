@@ -2,7 +2,7 @@ package mls
 
 import "github.com/arbormls/mls/internal/codec"
 
-// ExtensionType identifies an Extension (RFC 9420 section 13.3 and the
+// ExtensionType identifies an Extension (RFC 9420 section 13.4 and the
 // "MLS Extension Types" IANA registry).
 type ExtensionType uint16
 
@@ -39,7 +39,7 @@ func (e *Extension) unmarshal(r *codec.Reader) {
 }
 
 // Extensions is a list of extensions, encoded as Extension extensions<V>.
-// RFC 9420 section 13 forbids two extensions of the same type in one list;
+// RFC 9420 section 13.4 forbids two extensions of the same type in one list;
 // that rule is checked where the list is validated, not when it is decoded.
 type Extensions []Extension
 

@@ -76,7 +76,7 @@ func proposalSeeds(f *testing.F) [][]byte {
 		{"external_init_proposal", ProposalTypeExternalInit},
 		{"group_context_extensions_proposal", ProposalTypeGroupContextExtensions},
 	}
-	out := [][]byte{{0x0a, 0x0a, 1, 0}}
+	out := [][]byte{{0x0a, 0x0a, 1, 0}, {0x00, 0x0a}} // a GREASE type, a SelfRemove
 	for _, k := range kinds {
 		for _, body := range seeds(f, k.kind, 0) {
 			out = append(out, append([]byte{byte(k.t >> 8), byte(k.t)}, body...))

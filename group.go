@@ -151,10 +151,7 @@ func CreateGroup(id *Identity, cfg *Config, opts *CreateOptions) (*Group, error)
 		return nil, err
 	}
 	s := g.suite
-	kpOpts := opts.Leaf
-	if kpOpts == nil {
-		kpOpts = &KeyPackageOptions{}
-	}
+	kpOpts := g.leafOptions(opts.Leaf)
 	// A KeyPackage's leaf is exactly what the creator's leaf needs: fresh
 	// keys, the credential, capabilities and a lifetime, signed.
 	kp, err := NewKeyPackage(id, kpOpts)
@@ -176,6 +173,9 @@ func CreateGroup(id *Identity, cfg *Config, opts *CreateOptions) (*Group, error)
 	}
 	exts := slices.Clone(opts.Extensions)
 	if err := checkGroupExtensions(exts); err != nil {
+		return nil, err
+	}
+	if err := checkSendable("GroupContext extensions", extensionTypes(exts)...); err != nil {
 		return nil, err
 	}
 	if err := tree.ValidateLeafNode(&leaf, LeafNodeSourceKeyPackage, groupID, 0, g.leafOpts(exts, 0, nil, false)); err != nil {
@@ -499,6 +499,9 @@ func (g *Group) groupInfo(tree *RatchetTree, gc *GroupContext, tag []byte, secre
 		}
 		gi.Extensions = append(gi.Extensions, Extension{ExtensionType: ExtensionTypeExternalPub, ExtensionData: data})
 	}
+	if !g.cfg.NoGREASE {
+		gi.Extensions = append(gi.Extensions, greaseExtension())
+	}
 	if !outOfBand {
 		data, err := tree.MarshalBinary()
 		if err != nil {
@@ -510,6 +513,17 @@ func (g *Group) groupInfo(tree *RatchetTree, gc *GroupContext, tag []byte, secre
 		return nil, err
 	}
 	return gi, nil
+}
+
+// leafOptions returns the options of a leaf the group makes for itself
+// (opts may be nil), with GREASE off when the Config says so.
+func (g *Group) leafOptions(opts *KeyPackageOptions) *KeyPackageOptions {
+	o := KeyPackageOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	o.NoGREASE = o.NoGREASE || g.cfg.NoGREASE
+	return &o
 }
 
 // GroupInfoOptions choose what GroupInfo includes.

@@ -165,6 +165,9 @@ func (g *Group) Commit(opts CommitOptions) (*PendingCommit, error) {
 		forcePath = forcePath || ownUpdate
 	}
 	list = append(list, byValue...)
+	if list, err = g.policySelect(list); err != nil {
+		return nil, err
+	}
 	if err := g.validateProposalList(list, self); err != nil {
 		return nil, err
 	}
@@ -414,6 +417,16 @@ func (g *Group) selectCached(byValue []committedProposal) (list []committedPropo
 		return nil, false
 	}
 	removedKeys := make(map[string]bool)
+	// SelfRemoves first: a Remove of the same leaf is then left out, as
+	// draft-ietf-mls-extensions makes it invalid.
+	for i, c := range cache {
+		if c.proposal.SelfRemove != nil && c.sender.LeafIndex != g.self && !touched[c.sender.LeafIndex] {
+			if ln := g.tree.Leaf(c.sender.LeafIndex); ln != nil {
+				take[i], touched[c.sender.LeafIndex] = true, true
+				removedKeys[string(ln.SignatureKey)] = true
+			}
+		}
+	}
 	for i, c := range cache {
 		if r := c.proposal.Remove; r != nil && r.Removed != g.self && !touched[r.Removed] {
 			if ln := g.tree.Leaf(r.Removed); ln != nil {

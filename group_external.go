@@ -33,6 +33,12 @@ type ExternalJoinOptions struct {
 	Leaf *KeyPackageOptions
 	// AuthenticatedData is sent with the commit.
 	AuthenticatedData []byte
+	// SelfRemoves are the SelfRemove proposals of the GroupInfo's epoch
+	// that the Delivery Service handed out with it (draft-ietf-mls-
+	// extensions, "SelfRemove Proposal"): PublicMessages, which the joiner
+	// validates (all but the membership tag, which it cannot check) and
+	// commits by reference, removing their senders.
+	SelfRemoves []*MLSMessage
 }
 
 // JoinExternal joins a group by external commit (RFC 9420 section
@@ -134,11 +140,24 @@ func (g *Group) externalCommit(externalPub []byte, opts *ExternalJoinOptions) (*
 		g.fillNonce(&id)
 		list = append(list, committedProposal{p: &Proposal{PreSharedKey: &PreSharedKeyProposal{PSK: id}}, sender: sender})
 	}
+	// A joiner has none of the epoch's secrets: it signs with the
+	// GroupContext and sends a PublicMessage without membership tag.
+	pc, err := NewProtectionContext(&g.gc, nil, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	for i, m := range opts.SelfRemoves {
+		c, err := g.externalSelfRemove(pc, m)
+		if err != nil {
+			return nil, fmt.Errorf("mls: SelfRemove %d: %w", i, err)
+		}
+		list = append(list, c)
+	}
 	if err := g.validateProposalList(list, sender); err != nil {
 		return nil, err
 	}
 	for _, c := range list {
-		if err := g.checkProposal(c.p, sender, true); err != nil {
+		if err := g.checkProposal(c.p, c.sender, true); err != nil {
 			return nil, err
 		}
 	}
@@ -166,19 +185,17 @@ func (g *Group) externalCommit(externalPub []byte, opts *ExternalJoinOptions) (*
 	}
 	commit := &Commit{Proposals: make([]ProposalOrRef, len(list))}
 	for i, c := range list {
-		commit.Proposals[i] = ProposalOrRef{Proposal: c.p}
+		if c.ref != nil {
+			commit.Proposals[i] = ProposalOrRef{Reference: c.ref}
+		} else {
+			commit.Proposals[i] = ProposalOrRef{Proposal: c.p}
+		}
 	}
 	if commit.Path, err = path.Encrypt(provBytes, nil); err != nil {
 		return nil, err
 	}
 	commitSecret := path.CommitSecret()
 	defer clear(commitSecret)
-	// A joiner has none of the epoch's secrets: it signs with the
-	// GroupContext and sends a PublicMessage without membership tag.
-	pc, err := NewProtectionContext(&g.gc, nil, nil, nil)
-	if err != nil {
-		return nil, err
-	}
 	content := &FramedContent{GroupID: g.gc.GroupID, Epoch: g.gc.Epoch, Sender: sender, AuthenticatedData: opts.AuthenticatedData, ContentType: ContentTypeCommit, Commit: commit}
 	// Sign encodes the commit once, as in Group.Commit.
 	ac, err := pc.Sign(g.id.SigningKey, WireFormatPublicMessage, content)
@@ -205,6 +222,34 @@ func (g *Group) externalCommit(externalPub []byte, opts *ExternalJoinOptions) (*
 	return &MLSMessage{PublicMessage: m}, nil
 }
 
+// externalSelfRemove validates a SelfRemove proposal message for an
+// external commit of a group set up from a GroupInfo, whose protection
+// context pc holds no secret: a PublicMessage of the group's epoch from a
+// member, signed by that member's leaf. The membership tag cannot be
+// checked without the epoch's secrets, and is not (draft-ietf-mls-
+// extensions, "SelfRemove Proposal").
+func (g *Group) externalSelfRemove(pc *ProtectionContext, m *MLSMessage) (committedProposal, error) {
+	if m == nil || m.PublicMessage == nil {
+		return committedProposal{}, proposalErr(ruleSelfRemovePublic, "a SelfRemove not sent as a PublicMessage")
+	}
+	c := &m.PublicMessage.Content
+	if c.ContentType != ContentTypeProposal || c.Proposal.SelfRemove == nil {
+		return committedProposal{}, errors.New("mls: not a SelfRemove proposal")
+	}
+	if c.Sender.SenderType != SenderTypeMember {
+		return committedProposal{}, proposalErr(ruleProposalSender, "a SelfRemove from a %v sender", c.Sender.SenderType)
+	}
+	ac, err := pc.unprotectPublic(m.PublicMessage, memberKeys(g.tree), false)
+	if err != nil {
+		return committedProposal{}, err
+	}
+	enc, err := ac.MarshalBinary()
+	if err != nil {
+		return committedProposal{}, err
+	}
+	return committedProposal{p: ac.Content.Proposal, sender: ac.Content.Sender, ref: g.suite.MakeProposalRef(enc)}, nil
+}
+
 // findCredential returns the leaf of the member whose credential equals c.
 func (g *Group) findCredential(c *Credential) (LeafIndex, error) {
 	want, err := c.MarshalBinary()
@@ -226,9 +271,7 @@ func (g *Group) findCredential(c *Credential) (LeafIndex, error) {
 // index i of the provisional tree: fresh keys, the credential and the
 // capabilities (see NewKeyPackage). The path replaces the keys.
 func (g *Group) newLeaf(prov *provisional, i LeafIndex, opts *KeyPackageOptions) (*LeafNode, error) {
-	if opts == nil {
-		opts = &KeyPackageOptions{}
-	}
+	opts = g.leafOptions(opts)
 	kp, err := NewKeyPackage(g.id, opts)
 	if err != nil {
 		return nil, err

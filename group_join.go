@@ -126,8 +126,13 @@ func Join(id *Identity, welcome *MLSMessage, kp *KeyPackageBundle, cfg *Config, 
 }
 
 // treeOf returns the ratchet tree of a GroupInfo: its ratchet_tree
-// extension, or else nodes given out of band.
+// extension, or else nodes given out of band. Unknown GroupInfo extensions
+// are ignored (RFC 9420 section 13.4); two of one type are refused, as in
+// every extension list.
 func treeOf(gi *GroupInfo, nodes TreeNodes) (*RatchetTree, error) {
+	if hasDuplicateExtension(gi.Extensions) {
+		return nil, &ValidationError{Rule: ruleDuplicateExtension, Reason: "GroupInfo: extension type listed twice"}
+	}
 	s, err := ciphersuite.Lookup(gi.GroupContext.CipherSuite)
 	if err != nil {
 		return nil, err
@@ -158,7 +163,7 @@ func (g *groupCore) adoptTree(tree *RatchetTree, gc *GroupContext, kp *KeyPackag
 	if err := checkGroupExtensions(gc.Extensions); err != nil {
 		return err
 	}
-	opts := g.leafOpts(gc.Extensions, CredentialEventJoin, nil, g.cfg.CheckLifetimes)
+	opts := g.leafOpts(gc.Extensions, CredentialEventJoin, nil, true)
 	opts.BatchVerify = g.cfg.BatchVerifyTree
 	if err := tree.Validate(gc.GroupID, opts); err != nil {
 		return err

@@ -195,8 +195,23 @@ func (g *Group) processApplication(pc *ProtectionContext, t *RatchetTree, m *Pri
 }
 
 // receiveProposal validates and caches a proposal of the current epoch.
+// A member's Policy sees it between the two (Group.receiveProposal).
 func (g *groupCore) receiveProposal(ac *AuthenticatedContent) (*Received, error) {
+	ref, err := g.checkReceivedProposal(ac)
+	if err != nil {
+		return nil, err
+	}
+	return g.cacheProposal(ac, ref), nil
+}
+
+// checkReceivedProposal validates a proposal of the current epoch and
+// returns its reference.
+func (g *groupCore) checkReceivedProposal(ac *AuthenticatedContent) ([]byte, error) {
 	c := &ac.Content
+	if c.Proposal.SelfRemove != nil && ac.WireFormat != WireFormatPublicMessage {
+		// So that external joiners can read it (draft-ietf-mls-extensions).
+		return nil, proposalErr(ruleSelfRemovePublic, "a SelfRemove not sent as a PublicMessage")
+	}
 	if err := g.checkProposal(c.Proposal, c.Sender, false); err != nil {
 		return nil, err
 	}
@@ -204,13 +219,30 @@ func (g *groupCore) receiveProposal(ac *AuthenticatedContent) (*Received, error)
 	if err != nil {
 		return nil, err
 	}
-	ref := g.suite.MakeProposalRef(enc)
+	return g.suite.MakeProposalRef(enc), nil
+}
+
+// cacheProposal keeps a validated proposal for the commits of its epoch.
+func (g *groupCore) cacheProposal(ac *AuthenticatedContent, ref []byte) *Received {
+	c := &ac.Content
 	g.proposals.add(&cachedProposal{ref: ref, proposal: c.Proposal, sender: c.Sender})
 	r := &Received{Kind: KindProposal, Epoch: c.Epoch, Sender: c.Sender, AuthenticatedData: c.AuthenticatedData, Proposal: c.Proposal, ProposalRef: ref}
 	if c.Sender.SenderType == SenderTypeMember {
 		r.Member = g.memberPtr(g.tree, c.Sender.LeafIndex)
 	}
-	return r, nil
+	return r
+}
+
+// receiveProposal validates a proposal, asks the Policy, and caches it.
+func (g *Group) receiveProposal(ac *AuthenticatedContent) (*Received, error) {
+	ref, err := g.checkReceivedProposal(ac)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.policyProposal(ac.Content.Proposal, ac.Content.Sender, ref); err != nil {
+		return nil, err
+	}
+	return g.cacheProposal(ac, ref), nil
 }
 
 // resolveProposals returns the proposals of commit c from committer: those
@@ -223,10 +255,12 @@ func (g *groupCore) resolveProposals(c *Commit, committer Sender) ([]committedPr
 			list[i] = committedProposal{p: por.Proposal, sender: committer}
 			continue
 		}
-		if committer.SenderType != SenderTypeMember {
-			return nil, commitErr(ruleExternalCommit, "external commit with a proposal by reference")
-		}
 		cp, ok := g.proposals.byRef[string(por.Reference)]
+		if committer.SenderType != SenderTypeMember && (!ok || cp.proposal.SelfRemove == nil) {
+			// Only SelfRemoves go by reference in an external commit
+			// (draft-ietf-mls-extensions).
+			return nil, commitErr(ruleExternalCommit, "external commit with a proposal by reference other than a SelfRemove received")
+		}
 		if !ok {
 			return nil, commitErr(ruleUnknownProposalRef, "proposal %d of the commit is a reference to no proposal received in the epoch", i)
 		}
@@ -243,6 +277,8 @@ type stagedCommit struct {
 	external      bool
 	committerLeaf LeafIndex
 	received      *Received
+	// list is the commit's resolved proposals, for a member's Policy.
+	list []committedProposal
 }
 
 // stageCommit checks the commit ac of the current epoch up to its path
@@ -292,7 +328,7 @@ func (g *groupCore) stageCommit(ac *AuthenticatedContent) (*stagedCommit, error)
 	if !external {
 		received.Member = g.memberPtr(g.tree, sender.LeafIndex)
 	}
-	return &stagedCommit{prov: prov, external: external, committerLeaf: committerLeaf, received: received}, nil
+	return &stagedCommit{prov: prov, external: external, committerLeaf: committerLeaf, received: received, list: list}, nil
 }
 
 // processCommit applies a commit of the current epoch (RFC 9420 section
@@ -302,8 +338,9 @@ func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
 	if err != nil {
 		return nil, err
 	}
-	prov, external, committerLeaf, received := st.prov, st.external, st.committerLeaf, st.received
-	commit, sender := ac.Content.Commit, ac.Content.Sender
+	prov, external, committerLeaf, received, list := st.prov, st.external, st.committerLeaf, st.received, st.list
+	content := &ac.Content
+	commit, sender := content.Commit, content.Sender
 	merged := false
 	defer func() {
 		if !merged {
@@ -314,6 +351,9 @@ func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
 		// The commit removes this client, which cannot decrypt the new
 		// epoch: the group ends here for it (section 12.4.2).
 		received.NewEpoch = epochChange(prov, g.gc.Epoch+1, sender, committerLeaf)
+		if err := g.policyCommit(content, list, received.NewEpoch); err != nil {
+			return nil, err
+		}
 		g.discardPending()
 		g.state = stateRemoved
 		return received, nil
@@ -352,6 +392,10 @@ func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
 	}
 	next.secrets.EraseJoinerSecrets()
 	received.NewEpoch = epochChange(prov, next.gc.Epoch, sender, committerLeaf)
+	if err := g.policyCommit(content, list, received.NewEpoch); err != nil {
+		next.erase()
+		return nil, err
+	}
 	g.discardPending()
 	if err := g.advance(next.tree, &next.gc, next.gcBytes, next.secrets, next.interim, next.tag); err != nil {
 		return nil, err
@@ -373,12 +417,13 @@ func (g *groupCore) mergePath(prov *provisional, sender Sender, committerLeaf Le
 	switch {
 	case sender.SenderType == SenderTypeMember:
 		prev = &g.tree.Leaf(committerLeaf).Credential
-	case len(prov.removed) > 0:
-		prev = &prov.removed[0].Credential
+	case len(prov.removed) > prov.selfRemoves:
+		// The member the Remove removes (after those of SelfRemoves).
+		prev = &prov.removed[prov.selfRemoves].Credential
 	default:
 		event = CredentialEventKeyPackage
 	}
-	return prov.tree.MergeUpdatePath(committerLeaf, path, g.gc.GroupID, g.leafOpts(prov.extensions, event, prev, g.cfg.CheckLifetimes))
+	return prov.tree.MergeUpdatePath(committerLeaf, path, g.gc.GroupID, g.leafOpts(prov.extensions, event, prev, true))
 }
 
 // externalInitSecret derives the init_secret of an external commit from

@@ -46,6 +46,12 @@ const (
 	rulePathRequired         = "path_required"
 	ruleUnknownProposalRef   = "unknown_proposal_ref"
 	ruleCommitSender         = "commit_sender"
+
+	// The SelfRemove rules of draft-ietf-mls-extensions ("SelfRemove
+	// Proposal"), which name no RFC 9420 section.
+	ruleSelfRemovePublic      = "self_remove_public_message"
+	ruleSelfRemoveOnce        = "self_remove_once_per_epoch"
+	ruleSelfRemoveByReference = "self_remove_by_reference"
 )
 
 // groupRuleSections maps the group's rules to the RFC 9420 section (or
@@ -73,7 +79,15 @@ var groupRuleSections = map[string]string{
 	rulePathRequired:         "12.4",
 	ruleUnknownProposalRef:   "12.4, erratum 8815",
 	ruleCommitSender:         "12.4.3.2",
+
+	ruleSelfRemovePublic:      selfRemoveSection,
+	ruleSelfRemoveOnce:        selfRemoveSection,
+	ruleSelfRemoveByReference: selfRemoveSection,
 }
+
+// selfRemoveSection is where draft-ietf-mls-extensions-10 states the rules
+// of SelfRemove.
+const selfRemoveSection = "draft-ietf-mls-extensions-10 section 6.3.1"
 
 // proposalErr returns the *ValidationError of a broken proposal rule.
 func proposalErr(rule, format string, args ...any) error {
@@ -187,6 +201,11 @@ func (g *groupCore) checkProposal(p *Proposal, sender Sender, own bool) error {
 	if t == 0 {
 		return proposalErr(ruleProposalSender, "proposal without exactly one body")
 	}
+	if own {
+		if err := checkProposalSendable(p); err != nil {
+			return err
+		}
+	}
 	switch sender.SenderType {
 	case SenderTypeMember:
 		if t == ProposalTypeExternalInit {
@@ -205,10 +224,12 @@ func (g *groupCore) checkProposal(p *Proposal, sender Sender, own bool) error {
 			return proposalErr(ruleProposalSender, "a new_member_proposal sender can only propose an Add")
 		}
 	case SenderTypeNewMemberCommit:
+		// A SelfRemove in an external commit is a member's proposal by
+		// reference, never the joiner's own.
 		switch t {
 		case ProposalTypeExternalInit, ProposalTypeRemove, ProposalTypePreSharedKey:
 		default:
-			return commitErr(ruleExternalCommit, "an external commit cannot carry %v", t)
+			return commitErr(ruleExternalCommit, "an external commit cannot carry %v by value", t)
 		}
 	default:
 		return proposalErr(ruleProposalSender, "invalid sender type %v", sender.SenderType)
@@ -225,7 +246,7 @@ func (g *groupCore) checkProposal(p *Proposal, sender Sender, own bool) error {
 			return fmt.Errorf("%w: leaf %d", ErrNotMember, sender.LeafIndex)
 		}
 		return g.tree.ValidateLeafNode(&p.Update.LeafNode, LeafNodeSourceUpdate, g.gc.GroupID, sender.LeafIndex,
-			g.leafOpts(g.gc.Extensions, CredentialEventUpdate, &prev.Credential, !own && g.cfg.CheckLifetimes))
+			g.leafOpts(g.gc.Extensions, CredentialEventUpdate, &prev.Credential, !own))
 	case p.Remove != nil:
 		if g.tree.Leaf(p.Remove.Removed) == nil {
 			return proposalErr(ruleRemoveBlank, "leaf %d is blank", p.Remove.Removed)
@@ -239,6 +260,31 @@ func (g *groupCore) checkProposal(p *Proposal, sender Sender, own bool) error {
 		return checkGroupExtensions(p.ReInit.Extensions)
 	case p.GroupContextExtensions != nil:
 		return checkGroupExtensions(p.GroupContextExtensions.Extensions)
+	case p.SelfRemove != nil:
+		return g.checkSelfRemove(sender)
+	}
+	return nil
+}
+
+// checkSelfRemove checks a SelfRemove proposal of sender, received or
+// this client's own (draft-ietf-mls-extensions, "SelfRemove Proposal"):
+// only a member sends one (it is not for external senders), at most one
+// per member and epoch, and only in a self-remove-capable group, where
+// every member lists the type in its capabilities (a commit of it in any
+// other group would be invalid under RFC 9420 section 12.2).
+func (g *groupCore) checkSelfRemove(sender Sender) error {
+	if sender.SenderType != SenderTypeMember {
+		return proposalErr(ruleProposalSender, "a %v sender cannot send a SelfRemove", sender.SenderType)
+	}
+	for _, c := range g.proposals.list {
+		if c.proposal.SelfRemove != nil && c.sender == sender {
+			return proposalErr(ruleSelfRemoveOnce, "a second SelfRemove of leaf %d in the epoch", sender.LeafIndex)
+		}
+	}
+	for i := range g.tree.NumLeaves() {
+		if ln := g.tree.Leaf(LeafIndex(i)); ln != nil && !slices.Contains(ln.Capabilities.Proposals, ProposalTypeSelfRemove) {
+			return proposalErr(ruleUnsupportedProposal, "member at leaf %d does not support SelfRemove", i)
+		}
 	}
 	return nil
 }
@@ -330,18 +376,12 @@ func (g *groupCore) checkExternalSenders(exts, prev Extensions) error {
 
 // leafOpts returns the validation options of a leaf received or sent in
 // the group, whose credential is checked for event (prev is the credential
-// it replaces, for updates).
-func (g *groupCore) leafOpts(exts Extensions, event CredentialEvent, prev *Credential, checkLifetime bool) *LeafValidationOptions {
+// it replaces, for updates). The lifetime policy applies to leaves
+// received from others; this client checks its own when it makes them.
+func (g *groupCore) leafOpts(exts Extensions, event CredentialEvent, prev *Credential, received bool) *LeafValidationOptions {
 	opts := &LeafValidationOptions{GroupContextExtensions: nonNil(exts)}
-	if checkLifetime {
-		opts.CheckLifetime = true
-		opts.Now = g.cfg.Now()
-		switch ml := g.cfg.MaxLifetime; {
-		case ml == 0:
-			opts.MaxLifetime = DefaultMaxLifetime
-		case ml > 0:
-			opts.MaxLifetime = ml
-		}
+	if received {
+		opts.Lifetimes = &g.cfg.Lifetimes
 	}
 	if event != 0 {
 		ctx := CredentialContext{Event: event, Suite: g.suite.ID(), GroupID: g.gc.GroupID, Previous: prev}
@@ -365,8 +405,8 @@ func (g *groupCore) validateProposalList(list []committedProposal, committer Sen
 	var gce, reinit int
 	removedKeys := make(map[string]bool)
 	for _, c := range list {
-		if r := c.p.Remove; r != nil {
-			if ln := g.tree.Leaf(r.Removed); ln != nil {
+		if leaf, ok := removedLeaf(c); ok {
+			if ln := g.tree.Leaf(leaf); ln != nil {
 				removedKeys[string(ln.SignatureKey)] = true
 			}
 		}
@@ -394,6 +434,19 @@ func (g *groupCore) validateProposalList(list []committedProposal, committer Sen
 				return proposalErr(ruleSameLeafTwice, "leaf %d updated or removed twice", p.Remove.Removed)
 			}
 			touched[p.Remove.Removed] = true
+		case p.SelfRemove != nil:
+			// Like a Remove of the proposer's leaf (draft-ietf-mls-
+			// extensions): a Remove of the same leaf makes the list invalid.
+			if c.ref == nil {
+				return proposalErr(ruleSelfRemoveByReference, "a SelfRemove by value")
+			}
+			if c.sender.LeafIndex == self {
+				return proposalErr(ruleRemoveCommitter, "the committer commits its own SelfRemove")
+			}
+			if touched[c.sender.LeafIndex] {
+				return proposalErr(ruleSameLeafTwice, "leaf %d updated or removed twice", c.sender.LeafIndex)
+			}
+			touched[c.sender.LeafIndex] = true
 		case p.Add != nil:
 			key := p.Add.KeyPackage.LeafNode.SignatureKey
 			if addKeys[string(key)] {
@@ -430,11 +483,26 @@ func (g *groupCore) validateProposalList(list []committedProposal, committer Sen
 
 // validateExternalCommitList checks the list of an external commit (RFC
 // 9420 section 12.2): exactly one ExternalInit, at most one Remove, any
-// PreSharedKeys, nothing else, and all by value (section 12.4.3.2).
+// PreSharedKeys, nothing else, and all by value (section 12.4.3.2); and
+// any number of SelfRemoves, by reference (draft-ietf-mls-extensions),
+// each of another leaf than the Remove's.
 func validateExternalCommitList(list []committedProposal) error {
 	var inits, removes int
 	psks := make(map[string]bool)
+	touched := make(map[LeafIndex]bool)
 	for _, c := range list {
+		if leaf, ok := removedLeaf(c); ok {
+			if touched[leaf] {
+				return proposalErr(ruleSameLeafTwice, "leaf %d removed twice", leaf)
+			}
+			touched[leaf] = true
+		}
+		if c.p.SelfRemove != nil {
+			if c.ref == nil {
+				return proposalErr(ruleSelfRemoveByReference, "a SelfRemove by value")
+			}
+			continue
+		}
 		if c.ref != nil {
 			return commitErr(ruleExternalCommit, "external commit with a proposal by reference")
 		}
@@ -460,6 +528,18 @@ func validateExternalCommitList(list []committedProposal) error {
 		return commitErr(ruleExternalCommit, "external commit with %d ExternalInit and %d Remove proposals", inits, removes)
 	}
 	return nil
+}
+
+// removedLeaf returns the leaf that c removes, by a Remove or a SelfRemove
+// (the leaf of the SelfRemove's sender).
+func removedLeaf(c committedProposal) (LeafIndex, bool) {
+	switch {
+	case c.p.Remove != nil:
+		return c.p.Remove.Removed, true
+	case c.p.SelfRemove != nil:
+		return c.sender.LeafIndex, true
+	}
+	return 0, false
 }
 
 // pathRequired reports whether a commit of list must carry a path (RFC
@@ -499,6 +579,9 @@ type provisional struct {
 	externalInit *ExternalInitProposal
 	reinit       *ReInitProposal
 	selfRemoved  bool
+	// selfRemoves counts the members at the start of removed that
+	// SelfRemoves removed; the Removes' follow.
+	selfRemoves int
 }
 
 // addedLeaves returns the leaves added by the commit.
@@ -539,7 +622,7 @@ func (g *groupCore) applyProposals(list []committedProposal) (*provisional, erro
 			return nil, fmt.Errorf("%w: Update from leaf %d", ErrNotMember, i)
 		}
 		ln := u.LeafNode
-		if err := t.ValidateLeafNode(&ln, LeafNodeSourceUpdate, gid, i, g.leafOpts(p.extensions, CredentialEventUpdate, &prev.Credential, g.cfg.CheckLifetimes)); err != nil {
+		if err := t.ValidateLeafNode(&ln, LeafNodeSourceUpdate, gid, i, g.leafOpts(p.extensions, CredentialEventUpdate, &prev.Credential, true)); err != nil {
 			return nil, err
 		}
 		if err := t.UpdateLeaf(i, &ln); err != nil {
@@ -557,21 +640,35 @@ func (g *groupCore) applyProposals(list []committedProposal) (*provisional, erro
 			}
 		}
 	}
-	for _, c := range list {
-		r := c.p.Remove
-		if r == nil {
-			continue
-		}
-		m, ok := memberAt(t, r.Removed)
+	// SelfRemoves come after the Updates and before the Removes
+	// (draft-ietf-mls-extensions); each removes its sender's leaf.
+	remove := func(leaf LeafIndex) error {
+		m, ok := memberAt(t, leaf)
 		if !ok {
-			return nil, proposalErr(ruleRemoveBlank, "leaf %d is blank", r.Removed)
+			return proposalErr(ruleRemoveBlank, "leaf %d is blank", leaf)
 		}
-		if err := t.RemoveLeaf(r.Removed); err != nil {
-			return nil, err
+		if err := t.RemoveLeaf(leaf); err != nil {
+			return err
 		}
 		p.removed = append(p.removed, m)
-		if r.Removed == g.self {
+		if leaf == g.self {
 			p.selfRemoved = true
+		}
+		return nil
+	}
+	for _, c := range list {
+		if c.p.SelfRemove != nil {
+			if err := remove(c.sender.LeafIndex); err != nil {
+				return nil, err
+			}
+			p.selfRemoves++
+		}
+	}
+	for _, c := range list {
+		if r := c.p.Remove; r != nil {
+			if err := remove(r.Removed); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for _, c := range list {
@@ -667,6 +764,11 @@ func (g *Group) ownSender() Sender { return Sender{SenderType: SenderTypeMember,
 
 // propose checks, signs, protects and caches p as this client's proposal.
 func (g *Group) propose(p *Proposal, updatePriv []byte) (*MLSMessage, error) {
+	return g.proposeAs(p, updatePriv, g.cfg.handshakeWireFormat())
+}
+
+// proposeAs is propose in wire format wf.
+func (g *Group) proposeAs(p *Proposal, updatePriv []byte, wf WireFormat) (*MLSMessage, error) {
 	if err := g.checkActive(); err != nil {
 		return nil, err
 	}
@@ -677,7 +779,7 @@ func (g *Group) propose(p *Proposal, updatePriv []byte) (*MLSMessage, error) {
 		return nil, err
 	}
 	content := &FramedContent{GroupID: g.gc.GroupID, Epoch: g.gc.Epoch, Sender: g.ownSender(), ContentType: ContentTypeProposal, Proposal: p}
-	ac, err := g.pc.Sign(g.id.SigningKey, g.cfg.handshakeWireFormat(), content)
+	ac, err := g.pc.Sign(g.id.SigningKey, wf, content)
 	if err != nil {
 		return nil, err
 	}
@@ -753,6 +855,18 @@ func (g *Group) ProposeUpdate() (*MLSMessage, error) {
 		clear(priv)
 	}
 	return msg, err
+}
+
+// Leave proposes this client's own removal with a SelfRemove proposal
+// (draft-ietf-mls-extensions) and returns the message to send, always a
+// PublicMessage so that external joiners can include it. Any other member
+// commits it, or a client joining by external commit; the commit needs
+// nothing from this client, which processes it like any other: Process
+// reports NewEpoch.RemovedSelf, and the group is inactive from then on.
+// Every member must list ProposalTypeSelfRemove in its capabilities
+// (Arbor's KeyPackages do); a member sends at most one per epoch.
+func (g *Group) Leave() (*MLSMessage, error) {
+	return g.proposeAs(&Proposal{SelfRemove: &SelfRemoveProposal{}}, nil, WireFormatPublicMessage)
 }
 
 // ProposePSK proposes to inject the pre-shared key id into the next epoch.

@@ -3,9 +3,11 @@ package mls
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 
+	"github.com/arbormls/mls/ciphersuite"
 	"github.com/arbormls/mls/internal/codec"
 )
 
@@ -29,7 +31,7 @@ import (
 //	struct {
 //	    opaque magic[4] = "ARBG";
 //	    uint16 version = 1;
-//	    opaque identity<V>;              // Identity.MarshalBinary: credential, signature private key
+//	    opaque identity<V>;              // Identity.MarshalBinary: credential, signature private key (public key if a crypto.Signer)
 //	    uint32 own_leaf;                 // this client's leaf
 //	    uint8 group_state;               // 0 active, 1 removed by a commit, 2 closed by a ReInit
 //	    GroupContext group_context;      // of the current epoch (RFC 9420 section 8.1)
@@ -369,7 +371,14 @@ func LoadGroup(data []byte, cfg *Config) (*Group, error) {
 		return nil, stateErr(err)
 	}
 	id := new(Identity)
-	if err := id.UnmarshalBinary(idBytes); err != nil {
+	var signers func(ciphersuite.ID, []byte) (crypto.Signer, error)
+	if cfg != nil {
+		signers = cfg.Signers
+	}
+	if err := id.unmarshal(idBytes, signers); err != nil {
+		if _, malformed := err.(*decodeError); !malformed {
+			return nil, err // the crypto.Signer could not be had
+		}
 		return nil, stateErr(err)
 	}
 	g, err := newGroup(id, cfg)

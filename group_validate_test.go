@@ -333,9 +333,9 @@ func TestExternalCommitRules(t *testing.T) {
 func TestLifetimeAndCredentialPolicy(t *testing.T) {
 	_, kp := newKeyPackage(t, groupSuite, "bob")
 	// A KeyPackage this client adds is checked against the clock, even
-	// with CheckLifetimes off.
+	// with Lifetimes.CheckReceived off.
 	future := func() time.Time { return time.Now().Add(5 * 365 * 24 * time.Hour) }
-	tg := newTestGroup(t, groupSuite, &Config{Now: future}, "alice")
+	tg := newTestGroup(t, groupSuite, &Config{Lifetimes: LifetimePolicy{Now: future}}, "alice")
 	if _, err := tg.members["alice"].Commit(CommitOptions{Add: []*KeyPackage{kp.KeyPackage}}); err == nil {
 		t.Fatal("expired KeyPackage added")
 	}

@@ -39,7 +39,7 @@ func TestIdentityMarshal(t *testing.T) {
 		"empty":         nil,
 		"truncated":     data[:len(data)-1],
 		"trailing":      append(bytes.Clone(data), 0),
-		"format":        append([]byte{0x01, 0x02}, data[2:]...),
+		"format":        append([]byte{0x01, 0x03}, data[2:]...),
 		"unknown suite": append([]byte{0x01, 0x01, 0x77, 0x77}, data[4:]...),
 		"short key":     append(bytes.Clone(data[:len(data)-33]), append([]byte{31}, data[len(data)-31:]...)...),
 	}
@@ -53,6 +53,48 @@ func TestIdentityMarshal(t *testing.T) {
 	if (*Identity)(nil).Suite() != 0 || (&Identity{}).String() != "mls.Identity(CredentialType(0), no signing key)" {
 		t.Fatal("empty identity")
 	}
+}
+
+// TestIdentityShortECDSAKey: a stored identity whose ECDSA scalar lacks
+// its leading zeros names the same key as the fixed-width form, so
+// accepting it would give one Identity two storage encodings. It is
+// refused (found by FuzzIdentityUnmarshal: a 12-byte P-256 key was
+// accepted and re-encoded as 32 bytes).
+func TestIdentityShortECDSAKey(t *testing.T) {
+	for _, suite := range []ciphersuite.ID{2, 5, 7} {
+		id := newTestIdentity(t, suite, "grace")
+		data, err := id.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyLen := len(id.SigningKey.Bytes())
+		prefix := 1 // the varint length of the key
+		if keyLen >= 64 {
+			prefix = 2
+		}
+		head := data[:len(data)-prefix-keyLen]
+		short := []byte{12, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12} // a valid scalar
+		var got Identity
+		expectMalformed(t, suite.String(), got.UnmarshalBinary(append(bytes.Clone(head), short...)), nil)
+		// The same scalar at full width is accepted and re-encodes as is.
+		full := make([]byte, keyLen)
+		copy(full[keyLen-12:], short[1:])
+		stored := append(bytes.Clone(head), append(codecOpaque(full), full...)...)
+		if err := got.UnmarshalBinary(stored); err != nil {
+			t.Fatalf("%v: full-width key refused: %v", suite, err)
+		}
+		if again, _ := got.MarshalBinary(); !bytes.Equal(again, stored) {
+			t.Fatalf("%v: full-width key re-encoded differently", suite)
+		}
+	}
+}
+
+// codecOpaque returns the varint length prefix of an opaque<V> of len(b).
+func codecOpaque(b []byte) []byte {
+	if len(b) < 64 {
+		return []byte{byte(len(b))}
+	}
+	return []byte{0x40 | byte(len(b)>>8), byte(len(b))}
 }
 
 func TestNewIdentity(t *testing.T) {

@@ -33,16 +33,17 @@ const keyPackageClockSkew = time.Hour
 
 // DefaultCapabilities returns the capabilities a client built on this
 // package advertises for a KeyPackage of suite: version mls10, the suite,
-// and the basic and x509 credential types. The extension and proposal
-// lists are empty because the types RFC 9420 defines are "default" and
-// MUST NOT be listed (section 7.2); NewKeyPackage adds the non-default
-// extension types it uses.
+// the basic and x509 credential types, and the SelfRemove proposal type
+// (draft-ietf-mls-extensions), which a group may only use when every
+// member lists it. The types RFC 9420 defines are "default" and MUST NOT
+// be listed (section 7.2); NewKeyPackage adds the non-default extension
+// types it uses.
 func DefaultCapabilities(suite ciphersuite.ID) Capabilities {
 	return Capabilities{
 		Versions:     []ProtocolVersion{ProtocolVersionMLS10},
 		CipherSuites: []ciphersuite.ID{suite},
 		Extensions:   []ExtensionType{},
-		Proposals:    []ProposalType{},
+		Proposals:    []ProposalType{ProposalTypeSelfRemove},
 		Credentials:  []CredentialType{CredentialTypeBasic, CredentialTypeX509},
 	}
 }
@@ -66,6 +67,14 @@ type KeyPackageOptions struct {
 	LeafExtensions Extensions
 	// LastResort adds the last_resort extension (ExtensionTypeLastResort).
 	LastResort bool
+	// NoGREASE leaves out the GREASE values (RFC 9420 section 13.5) that
+	// NewKeyPackage otherwise adds, drawn afresh for each KeyPackage: one
+	// in each of the capabilities' cipher suites, extensions, proposals
+	// and credentials, an empty extension in the leaf and one of random
+	// bytes in the KeyPackage, both listed in the capabilities. They are
+	// added to explicit Capabilities too. Receivers must ignore them
+	// (section 13.4); see the README for the peers checked to.
+	NoGREASE bool
 }
 
 // KeyPackageBundle is a KeyPackage together with the private keys its
@@ -120,6 +129,10 @@ func NewKeyPackage(id *Identity, opts *KeyPackageOptions) (*KeyPackageBundle, er
 		}
 	}
 
+	if !opts.NoGREASE {
+		addGREASE(&caps, &leafExts, &kpExts)
+	}
+
 	initPriv, initPub, err := s.GenerateHPKEKeyPair()
 	if err != nil {
 		return nil, err
@@ -147,6 +160,11 @@ func NewKeyPackage(id *Identity, opts *KeyPackageOptions) (*KeyPackageBundle, er
 	// may miss an extension type, an extension may be duplicated, and so on.
 	if err := kp.checkContents(s); err != nil {
 		return nil, err
+	}
+	// The creator lists the KeyPackage's extensions in the capabilities
+	// too (RFC 9420 section 10), a rule receivers do not check (13.4).
+	if !allListed(nonDefault(extensionTypes(kp.Extensions), isDefaultExtension), caps.Extensions) {
+		return nil, invalid(ruleKPExtensions, "extension not listed in capabilities")
 	}
 	ltbs, err := kp.LeafNode.TBS(nil, 0)
 	if err != nil {

@@ -110,20 +110,33 @@ func TestNewKeyPackageAllSuites(t *testing.T) {
 			if bytes.Equal(kp.InitKey, ln.EncryptionKey) {
 				t.Fatal("init key equals encryption key")
 			}
+			// The defaults, and GREASE values (RFC 9420 section 13.5):
+			// one in each list, three extension types (one only
+			// advertised, one in the leaf, one in the KeyPackage).
 			want := DefaultCapabilities(suite)
-			if !slices.Equal(ln.Capabilities.Versions, want.Versions) ||
-				!slices.Equal(ln.Capabilities.CipherSuites, []ciphersuite.ID{suite}) ||
-				len(ln.Capabilities.Extensions) != 0 || len(ln.Capabilities.Proposals) != 0 ||
-				!slices.Equal(ln.Capabilities.Credentials, []CredentialType{CredentialTypeBasic, CredentialTypeX509}) {
+			caps := &ln.Capabilities
+			suites, gSuites := splitGREASE(caps.CipherSuites)
+			exts, gExts := splitGREASE(caps.Extensions)
+			props, gProps := splitGREASE(caps.Proposals)
+			creds, gCreds := splitGREASE(caps.Credentials)
+			if !slices.Equal(caps.Versions, want.Versions) || !slices.Equal(suites, []ciphersuite.ID{suite}) ||
+				len(exts) != 0 || !slices.Equal(props, []ProposalType{ProposalTypeSelfRemove}) ||
+				!slices.Equal(creds, []CredentialType{CredentialTypeBasic, CredentialTypeX509}) ||
+				len(gSuites) != 1 || len(gExts) != 3 || len(gProps) != 1 || len(gCreds) != 1 {
 				t.Fatalf("capabilities %+v", ln.Capabilities)
+			}
+			if len(ln.Extensions) != 1 || !isGREASE(ln.Extensions[0].ExtensionType) || len(ln.Extensions[0].ExtensionData) != 0 ||
+				len(kp.Extensions) != 1 || !isGREASE(kp.Extensions[0].ExtensionType) ||
+				!slices.Contains(gExts, ln.Extensions[0].ExtensionType) || !slices.Contains(gExts, kp.Extensions[0].ExtensionType) {
+				t.Fatalf("GREASE extensions: leaf %v, KeyPackage %v", ln.Extensions, kp.Extensions)
 			}
 			lt := ln.Lifetime
 			if lt.NotBefore < uint64(before.Add(-time.Hour).Unix()) || lt.NotBefore > uint64(after.Add(-time.Hour).Unix()) ||
 				lt.NotAfter < uint64(before.Add(DefaultKeyPackageLifetime).Unix()) || lt.NotAfter > uint64(after.Add(DefaultKeyPackageLifetime).Unix()) {
 				t.Fatalf("lifetime %+v, made between %v and %v", lt, before, after)
 			}
-			if kp.IsLastResort() || len(kp.Extensions) != 0 || len(ln.Extensions) != 0 {
-				t.Fatal("unexpected extensions")
+			if kp.IsLastResort() {
+				t.Fatal("unexpected last_resort")
 			}
 
 			// Signatures, checked with the standard library where it can.
@@ -182,7 +195,7 @@ func TestKeyPackageOptions(t *testing.T) {
 	}
 	// Non-default types used are advertised; application_id is a default
 	// type and must not be.
-	if got := kp.LeafNode.Capabilities.Extensions; !slices.Equal(got, []ExtensionType{0xF0A1, ExtensionTypeLastResort, 0xF0A2}) {
+	if got, _ := splitGREASE(kp.LeafNode.Capabilities.Extensions); !slices.Equal(got, []ExtensionType{0xF0A1, ExtensionTypeLastResort, 0xF0A2}) {
 		t.Fatalf("capability extensions %v", got)
 	}
 	lt := kp.LeafNode.Lifetime
@@ -209,12 +222,16 @@ func TestKeyPackageOptions(t *testing.T) {
 	_, err = NewKeyPackage(id, &KeyPackageOptions{Capabilities: &caps})
 	wantRule(t, err, ruleCredentialType)
 	_, err = NewKeyPackage(id, &KeyPackageOptions{LastResort: true, Capabilities: ptr(DefaultCapabilities(suite))})
-	wantRule(t, err, ruleExtensions)
+	wantRule(t, err, ruleKPExtensions)
 	caps = DefaultCapabilities(suite)
 	caps.Proposals = []ProposalType{0xF001}
 	cb = newTestBundle(t, id, &KeyPackageOptions{Capabilities: &caps})
+	if got, grease := splitGREASE(cb.KeyPackage.LeafNode.Capabilities.Proposals); !slices.Equal(got, caps.Proposals) || len(grease) != 1 {
+		t.Fatal("explicit capabilities not used, with GREASE")
+	}
+	cb = newTestBundle(t, id, &KeyPackageOptions{Capabilities: &caps, NoGREASE: true})
 	if !slices.Equal(cb.KeyPackage.LeafNode.Capabilities.Proposals, caps.Proposals) {
-		t.Fatal("explicit capabilities not used")
+		t.Fatal("explicit capabilities not used as given")
 	}
 
 	if _, err := NewKeyPackage(id, &KeyPackageOptions{Lifetime: -time.Second}); err == nil {
@@ -274,17 +291,14 @@ func TestKeyPackageValidateRejects(t *testing.T) {
 		{name: "unlisted leaf extension", rule: ruleExtensions, change: func(kp *KeyPackage) {
 			kp.LeafNode.Extensions = Extensions{{ExtensionType: 0xF0A3}}
 		}},
-		{name: "unlisted key package extension", rule: ruleExtensions, change: func(kp *KeyPackage) {
-			kp.Extensions = Extensions{{ExtensionType: ExtensionTypeLastResort}}
+		{name: "duplicate key package extension", rule: ruleDuplicateExtension, change: func(kp *KeyPackage) {
+			kp.Extensions = Extensions{{ExtensionType: 0x0A0A}, {ExtensionType: 0x0A0A}}
 		}},
 		{name: "duplicate extension", rule: ruleExtensions, change: func(kp *KeyPackage) {
 			kp.LeafNode.Extensions = Extensions{{ExtensionType: ExtensionTypeApplicationID}, {ExtensionType: ExtensionTypeApplicationID}}
 		}},
 		{name: "lifetime reversed", rule: ruleLifetime, change: func(kp *KeyPackage) {
 			kp.LeafNode.Lifetime = &Lifetime{NotBefore: kp.LeafNode.Lifetime.NotAfter, NotAfter: kp.LeafNode.Lifetime.NotBefore}
-		}},
-		{name: "lifetime too long", rule: ruleLifetime, change: func(kp *KeyPackage) {
-			kp.LeafNode.Lifetime = &Lifetime{NotBefore: 0, NotAfter: 1 << 63}
 		}},
 		{name: "tampered key package signature", rule: ruleKPSignature, raw: func(kp *KeyPackage) { kp.Signature[10] ^= 1 }},
 		{name: "tampered leaf signature", rule: ruleLeafSignature, raw: func(kp *KeyPackage) { kp.LeafNode.Signature[10] ^= 1 }},
@@ -344,7 +358,7 @@ func TestKeyPackageLifetimePolicy(t *testing.T) {
 	kp := newTestBundle(t, id, &KeyPackageOptions{Lifetime: 24 * time.Hour}).KeyPackage
 	lt := *kp.LeafNode.Lifetime
 	at := func(sec uint64) *ValidationPolicy {
-		return &ValidationPolicy{Now: func() time.Time { return time.Unix(int64(sec), 0) }}
+		return &ValidationPolicy{Lifetimes: LifetimePolicy{Now: func() time.Time { return time.Unix(int64(sec), 0) }}}
 	}
 	for _, ok := range []uint64{lt.NotBefore, lt.NotBefore + 1, lt.NotAfter} {
 		if err := kp.Validate(suite, at(ok)); err != nil {
@@ -353,24 +367,40 @@ func TestKeyPackageLifetimePolicy(t *testing.T) {
 	}
 	for _, bad := range []uint64{lt.NotBefore - 1, lt.NotAfter + 1, 0} {
 		wantRule(t, kp.Validate(suite, at(bad)), ruleLifetime)
+		// Received in an Add, the clock is checked only when asked for
+		// (RFC 9420 section 7.3 recommends it, no more).
 		p := at(bad)
-		p.SkipLifetimeCheck = true
+		p.Received = true
 		if err := kp.Validate(suite, p); err != nil {
-			t.Fatalf("lifetime checked although skipped: %v", err)
+			t.Fatalf("lifetime of a received KeyPackage checked by default: %v", err)
 		}
+		p.Lifetimes.CheckReceived = true
+		wantRule(t, kp.Validate(suite, p), ruleLifetime)
 	}
 
-	// Maximum lifetime: the default admits our default KeyPackages but
-	// not two years; the policy can tighten or lift it.
-	if err := newTestBundle(t, id, nil).KeyPackage.Validate(suite, nil); err != nil {
-		t.Fatal(err)
-	}
+	// Maximum lifetime: none by default (RFC 9420 section 7.2 leaves it to
+	// the application), so that two years, and the lifetimes MLS++ and
+	// ts-mls make, pass; the policy can set one, for sent and received
+	// KeyPackages alike.
 	long := newTestBundle(t, id, &KeyPackageOptions{Lifetime: 2 * 365 * 24 * time.Hour}).KeyPackage
-	wantRule(t, long.Validate(suite, nil), ruleLifetime)
-	if err := long.Validate(suite, &ValidationPolicy{MaxLifetime: -1}); err != nil {
+	if err := long.Validate(suite, nil); err != nil {
 		t.Fatal(err)
 	}
-	wantRule(t, kp.Validate(suite, &ValidationPolicy{MaxLifetime: time.Hour}), ruleLifetime)
+	for _, received := range []bool{false, true} {
+		p := &ValidationPolicy{Lifetimes: LifetimePolicy{Max: 365 * 24 * time.Hour}, Received: received}
+		wantRule(t, long.Validate(suite, p), ruleMaxLifetime)
+		if err := kp.Validate(suite, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ve *ValidationError
+	if err := long.Validate(suite, &ValidationPolicy{Lifetimes: LifetimePolicy{Max: time.Hour}}); !errors.As(err, &ve) ||
+		!errors.Is(err, ErrLeafLifetime) || !strings.Contains(err.Error(), "section 7.2") {
+		t.Fatalf("maximum lifetime error %v, want one citing RFC 9420 section 7.2", err)
+	}
+	if err := kp.Validate(suite, at(0)); !strings.Contains(err.Error(), "section 7.3") {
+		t.Fatalf("lifetime error %v, want one citing RFC 9420 section 7.3", err)
+	}
 }
 
 // TestKeyPackageVectors validates the KeyPackages of the official vectors
@@ -407,10 +437,7 @@ func TestKeyPackageVectors(t *testing.T) {
 		}
 		lt := kp.LeafNode.Lifetime
 		mid := lt.NotBefore + (lt.NotAfter-lt.NotBefore)/2
-		policy := &ValidationPolicy{
-			Now:         func() time.Time { return time.Unix(int64(mid), 0) },
-			MaxLifetime: -1,
-		}
+		policy := &ValidationPolicy{Lifetimes: LifetimePolicy{Now: func() time.Time { return time.Unix(int64(mid), 0) }}}
 		suites[c.CipherSuite]++
 		switch {
 		case !slices.Contains(kp.LeafNode.Capabilities.CipherSuites, c.CipherSuite):
@@ -421,7 +448,7 @@ func TestKeyPackageVectors(t *testing.T) {
 			}
 			unlisted++
 		case lt.NotAfter < unixSeconds(time.Now()):
-			wantRule(t, kp.Validate(c.CipherSuite, &ValidationPolicy{MaxLifetime: -1}), ruleLifetime)
+			wantRule(t, kp.Validate(c.CipherSuite, nil), ruleLifetime)
 			expired++
 			fallthrough
 		default:

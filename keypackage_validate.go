@@ -10,31 +10,73 @@ import (
 	"github.com/arbormls/mls/ciphersuite"
 )
 
-// DefaultMaxLifetime is the longest lifetime (not_after - not_before) a
-// LeafNode may claim when ValidationPolicy.MaxLifetime is zero. RFC 9420
-// section 7.2 makes every application set such a bound. A year and a day
-// accepts the KeyPackages of common implementations (ours last 90 days and
-// an hour) while keeping a stolen KeyPackage from staying usable for ever.
-const DefaultMaxLifetime = 366 * 24 * time.Hour
+// LifetimePolicy is how a client checks the lifetime of the key_package
+// LeafNodes it sees: in KeyPackages it adds or receives in Add proposals,
+// and in the ratchet trees it joins (the update and commit sources carry
+// no lifetime). The zero value applies RFC 9420 and nothing stricter.
+//
+// Two rules apply. The current time must lie within [not_before,
+// not_after]: section 7.3 makes this a MUST for a LeafNode in a message
+// the client sends (a KeyPackage it adds), which is always checked, and
+// only RECOMMENDS it for one it receives, which may have expired in
+// transit (CheckReceived). And section 7.2 makes the application choose
+// a maximum total lifetime (Max).
+type LifetimePolicy struct {
+	// Max is the application's maximum total lifetime, not_after -
+	// not_before (RFC 9420 section 7.2), applied to every key_package
+	// leaf, sent or received. Zero (or negative) means no maximum: other
+	// implementations make KeyPackages valid for ever by default (MLS++
+	// for [0, 2^64-1], ts-mls 1.6.4 for [0, 2^63-1]), and a bound here
+	// would turn their users away.
+	Max time.Duration
+	// CheckReceived also checks the current time against the lifetime of
+	// leaves received from others: in Add proposals, in ratchet trees
+	// joined. Section 7.3 only recommends it, since a leaf may expire in
+	// transit and real trees carry leaves long expired; it is off by
+	// default.
+	CheckReceived bool
+	// Now returns the current time; nil means time.Now. Tests set it.
+	Now func() time.Time
+}
 
-// ValidationPolicy is the application's policy for checking KeyPackages and
-// LeafNodes made by others. The zero value checks lifetimes against the
-// system clock with DefaultMaxLifetime and validates no credentials.
+// check applies p to l and returns the rule broken, "" if none. sent is
+// true for a leaf in a message this client sends, whose current-time
+// check is mandatory.
+func (p *LifetimePolicy) check(l *Lifetime, sent bool) (rule, reason string) {
+	if p.Max > 0 && l.NotAfter >= l.NotBefore && l.NotAfter-l.NotBefore > uint64(p.Max/time.Second) {
+		return ruleMaxLifetime, fmt.Sprintf("spans %ds, longer than the %v allowed", l.NotAfter-l.NotBefore, p.Max)
+	}
+	if !sent && !p.CheckReceived {
+		return "", ""
+	}
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	t := now()
+	// An empty range (not_before after not_after) contains no time.
+	if u := t.Unix(); u < 0 || uint64(u) < l.NotBefore || uint64(u) > l.NotAfter {
+		return ruleLifetime, fmt.Sprintf("not valid at %s (valid from %s to %s)", t.UTC().Format(time.RFC3339),
+			formatUnix(l.NotBefore), formatUnix(l.NotAfter))
+	}
+	return "", ""
+}
+
+// ValidationPolicy is the application's policy for checking KeyPackages
+// made by others. The zero value checks lifetimes against the system clock
+// as for a KeyPackage this client is about to add, with no maximum
+// lifetime, and validates no credentials.
 type ValidationPolicy struct {
 	// CredentialValidator is the Authentication Service. When nil,
 	// credentials are not checked here and the caller must check them.
 	CredentialValidator CredentialValidator
-	// Now returns the current time for lifetime checks; nil means time.Now.
-	Now func() time.Time
-	// SkipLifetimeCheck turns off both lifetime rules: that the current
-	// time lies within the lifetime and that the lifetime is not longer
-	// than MaxLifetime. RFC 9420 section 7.3 requires the check for a
-	// LeafNode the client sends (a KeyPackage it adds) and only recommends
-	// it for one it receives, which may have expired in transit.
-	SkipLifetimeCheck bool
-	// MaxLifetime bounds not_after - not_before. Zero means
-	// DefaultMaxLifetime; a negative value means no bound.
-	MaxLifetime time.Duration
+	// Lifetimes is the lifetime policy.
+	Lifetimes LifetimePolicy
+	// Received says that the KeyPackage came in a message from another
+	// member (an Add proposal) rather than being about to be added by this
+	// client: its current time is then checked only when
+	// Lifetimes.CheckReceived is set (RFC 9420 section 7.3).
+	Received bool
 }
 
 // The rules KeyPackage.Validate names in a ValidationError.
@@ -47,7 +89,9 @@ const (
 	ruleCapabilities   = "capabilities"
 	ruleCredentialType = "credential type"
 	ruleExtensions     = "extensions"
+	ruleKPExtensions   = "key_package_extensions"
 	ruleLifetime       = "lifetime"
+	ruleMaxLifetime    = "max_lifetime"
 	ruleLeafSignature  = "leaf node signature"
 	ruleKPSignature    = "key package signature"
 	ruleCredential     = "credential"
@@ -69,11 +113,15 @@ func invalid(rule string, format string, args ...any) *ValidationError {
 //   - "init key equals encryption key".
 //   - "capabilities": the capabilities do not list mls10 and the suite.
 //   - "credential type": the credential's type is not in the capabilities.
-//   - "extensions": an extension type appears twice in one list, or a
-//     non-default type used in the KeyPackage or its LeafNode is not in the
-//     capabilities.
-//   - "lifetime": the current time is outside the lifetime, or the
-//     lifetime is longer than the policy allows.
+//   - "duplicate_extension": an extension type appears twice in
+//     KeyPackage.extensions.
+//   - "extensions": an extension type appears twice in the LeafNode's
+//     extensions, or a non-default one is not in its capabilities.
+//     Unknown types in KeyPackage.extensions (GREASE among them) are
+//     accepted whether listed or not (RFC 9420 section 13.4).
+//   - "lifetime": the current time is outside the lifetime (unless
+//     policy.Received is set without Lifetimes.CheckReceived).
+//   - "max_lifetime": the lifetime is longer than Lifetimes.Max.
 //   - "leaf node signature", "key package signature": a signature does not
 //     verify with the leaf's signature_key (or the key is malformed).
 //   - "credential": the policy's CredentialValidator rejected the
@@ -101,8 +149,8 @@ func (kp *KeyPackage) validate(suite ciphersuite.ID, policy *ValidationPolicy, c
 	if err := kp.checkContents(s); err != nil {
 		return err
 	}
-	if err := policy.checkLifetime(kp.LeafNode.Lifetime); err != nil {
-		return err
+	if rule, reason := policy.Lifetimes.check(kp.LeafNode.Lifetime, !policy.Received); rule != "" {
+		return &ValidationError{Rule: rule, Reason: reason, Err: ErrLeafLifetime}
 	}
 	ln := &kp.LeafNode
 	ltbs, err := ln.TBS(nil, 0)
@@ -158,46 +206,16 @@ func (kp *KeyPackage) checkContents(s *ciphersuite.Suite) error {
 	if t := ln.Credential.CredentialType; !slices.Contains(caps.Credentials, t) {
 		return invalid(ruleCredentialType, "%v credential, not listed in capabilities", t)
 	}
-	if err := checkExtensions("KeyPackage", kp.Extensions, caps); err != nil {
-		return err
+	// KeyPackage.extensions need not be listed in the capabilities: a
+	// receiver MUST ignore unknown ones (RFC 9420 section 13.4), GREASE
+	// values among them (13.5), and KeyPackage validation (10.1) has no
+	// such rule. Only the 13.4 rule of every extension list applies. The
+	// creator's duty to list them (section 10) is NewKeyPackage's.
+	if hasDuplicateExtension(kp.Extensions) {
+		return invalid(ruleDuplicateExtension, "KeyPackage: extension type listed twice")
 	}
-	return checkExtensions("LeafNode", ln.Extensions, caps)
-}
-
-// checkExtensions is extensionsProblem as a ValidationError of
-// KeyPackage.Validate; where names the list checked.
-func checkExtensions(where string, exts Extensions, caps *Capabilities) error {
-	if reason := extensionsProblem(exts, caps); reason != "" {
-		return invalid(ruleExtensions, "%s: %s", where, reason)
-	}
-	return nil
-}
-
-// checkLifetime applies the lifetime rules of p to l (RFC 9420 section
-// 7.3): now within [not_before, not_after], both ends included, and the
-// span within MaxLifetime.
-func (p *ValidationPolicy) checkLifetime(l *Lifetime) error {
-	if p.SkipLifetimeCheck {
-		return nil
-	}
-	if l.NotBefore > l.NotAfter {
-		return invalid(ruleLifetime, "not_before %d is after not_after %d", l.NotBefore, l.NotAfter)
-	}
-	maxLife := p.MaxLifetime
-	if maxLife == 0 {
-		maxLife = DefaultMaxLifetime
-	}
-	if maxLife > 0 && l.NotAfter-l.NotBefore > uint64(maxLife/time.Second) {
-		return invalid(ruleLifetime, "spans %ds, longer than the %v allowed", l.NotAfter-l.NotBefore, maxLife)
-	}
-	now := time.Now
-	if p.Now != nil {
-		now = p.Now
-	}
-	t := now()
-	if u := unixSeconds(t); u < l.NotBefore || u > l.NotAfter {
-		return invalid(ruleLifetime, "not valid at %s (valid from %s to %s)", t.UTC().Format(time.RFC3339),
-			formatUnix(l.NotBefore), formatUnix(l.NotAfter))
+	if reason := extensionsProblem(ln.Extensions, caps); reason != "" {
+		return invalid(ruleExtensions, "LeafNode: %s", reason)
 	}
 	return nil
 }

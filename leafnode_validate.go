@@ -8,7 +8,6 @@ import (
 	"maps"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/arbormls/mls/ciphersuite"
 	"github.com/arbormls/mls/internal/codec"
@@ -21,7 +20,8 @@ var (
 	ErrLeafSignature = errors.New("mls: leaf node signature does not verify")
 	// ErrLeafNodeSource: the leaf_node_source does not fit the context.
 	ErrLeafNodeSource = errors.New("mls: wrong leaf_node_source")
-	// ErrLeafLifetime: the current time is outside the leaf's lifetime.
+	// ErrLeafLifetime: the current time is outside the leaf's lifetime, or
+	// the lifetime is longer than the application allows.
 	ErrLeafLifetime = errors.New("mls: leaf node lifetime expired or not yet valid")
 	// ErrCapabilities: a credential type, extension or proposal type is
 	// used or required without being supported.
@@ -37,7 +37,9 @@ var (
 	// ErrParentHash: a parent node is not parent-hash valid, or a new leaf
 	// carries the wrong parent hash.
 	ErrParentHash = errors.New("mls: invalid parent hash")
-	// ErrTreeShape: the tree has no member.
+	// ErrTreeShape: the tree has no member, or a node list puts a leaf
+	// where a parent belongs or the other way round (RFC 9420 section
+	// 12.4.3.3: leaves at even positions, parents at odd ones).
 	ErrTreeShape = errors.New("mls: invalid ratchet tree shape")
 	// ErrCredential: the application's credential validator rejected a
 	// leaf's credential.
@@ -49,6 +51,7 @@ var ruleSections = map[string]string{
 	"signature":             "7.3",
 	"leaf_node_source":      "7.3",
 	"lifetime":              "7.3",
+	"max_lifetime":          "7.2",
 	"credential_type":       "7.3",
 	"extensions":            "7.2",
 	"required_capabilities": "7.3",
@@ -59,6 +62,18 @@ var ruleSections = map[string]string{
 	"parent_hash":           "7.9.2",
 	"members":               "12.4.3.3",
 	"credential":            "5.3.1",
+
+	// The rules of KeyPackage.Validate and NewKeyPackage.
+	ruleVersion:        "10.1",
+	ruleCipherSuite:    "10.1",
+	ruleLeafSource:     "10",
+	rulePublicKey:      "10",
+	ruleDistinctKeys:   "10.1",
+	ruleCapabilities:   "7.2",
+	ruleCredentialType: "7.2",
+	ruleLeafSignature:  "7.3",
+	ruleKPSignature:    "10",
+	ruleKPExtensions:   "10",
 }
 
 func validationErr(sentinel error, rule string, x NodeIndex, reason string) error {
@@ -67,15 +82,10 @@ func validationErr(sentinel error, rule string, x NodeIndex, reason string) erro
 
 // LeafValidationOptions sets the policy of leaf node validation.
 type LeafValidationOptions struct {
-	// CheckLifetime enables the lifetime check of key_package leaves.
-	// RFC 9420 section 7.3 only recommends it for leaves received from
-	// others, which may have expired in transit; it is off by default.
-	CheckLifetime bool
-	// Now is the time lifetimes are checked against; zero means time.Now.
-	Now time.Time
-	// MaxLifetime, when not zero, is the longest lifetime accepted in a
-	// key_package leaf (RFC 9420 section 7.2 asks applications for one).
-	MaxLifetime time.Duration
+	// Lifetimes is the lifetime policy applied to key_package leaves, as
+	// to leaves received from others (LifetimePolicy.CheckReceived decides
+	// whether the current time is checked). Nil checks no lifetime.
+	Lifetimes *LifetimePolicy
 	// ValidateCredential, when set, is the application's validation of a
 	// leaf's credential and its binding to the signature key (RFC 9420
 	// section 5.3.1). Validate calls it for each leaf concurrently.
@@ -378,18 +388,9 @@ func (t *RatchetTree) checkLeafFields(s *leafSlot, want LeafNodeSource, stored b
 		return fail(ErrCapabilities, "credential_type", "a credential type in use is not supported")
 	}
 
-	if lt := ln.Lifetime; opts != nil && lt != nil {
-		if opts.CheckLifetime {
-			now := opts.Now
-			if now.IsZero() {
-				now = time.Now()
-			}
-			if u := now.Unix(); u < 0 || uint64(u) < lt.NotBefore || uint64(u) > lt.NotAfter {
-				return fail(ErrLeafLifetime, "lifetime", "current time outside the lifetime")
-			}
-		}
-		if limit := opts.MaxLifetime; limit > 0 && (lt.NotAfter < lt.NotBefore || lt.NotAfter-lt.NotBefore > uint64(limit/time.Second)) {
-			return fail(ErrLeafLifetime, "lifetime", "lifetime longer than allowed")
+	if lt := ln.Lifetime; opts != nil && opts.Lifetimes != nil && lt != nil {
+		if rule, reason := opts.Lifetimes.check(lt, false); rule != "" {
+			return fail(ErrLeafLifetime, rule, reason)
 		}
 	}
 
@@ -471,19 +472,16 @@ func b2i(b bool) int32 {
 	return 0
 }
 
-// extensionsProblem checks an extension list of a LeafNode or of its
-// KeyPackage against the leaf's capabilities: no type twice (RFC 9420
-// section 13.4) and every non-default type listed (sections 7.2 and 10). It
-// returns what is wrong, or "" when nothing is. Both lists come from the
-// wire, so the checks stay O(n log n).
+// extensionsProblem checks the extensions of a LeafNode against its
+// capabilities: no type twice (RFC 9420 section 13.4) and every
+// non-default type listed (sections 7.2 and 7.3). It returns what is
+// wrong, or "" when nothing is. Both lists come from the wire, so the
+// checks stay O(n log n).
 func extensionsProblem(exts Extensions, caps *Capabilities) string {
 	if len(exts) == 0 {
 		return ""
 	}
-	types := make([]ExtensionType, len(exts))
-	for k, e := range exts {
-		types[k] = e.ExtensionType
-	}
+	types := extensionTypes(exts)
 	if len(distinct(types)) != len(types) {
 		return "extension type listed twice"
 	}
@@ -491,6 +489,21 @@ func extensionsProblem(exts Extensions, caps *Capabilities) string {
 		return "extension not listed in capabilities"
 	}
 	return ""
+}
+
+// hasDuplicateExtension reports whether an extension type appears twice in
+// exts, which RFC 9420 section 13.4 forbids in every extension list.
+func hasDuplicateExtension(exts Extensions) bool {
+	types := extensionTypes(exts)
+	return len(distinct(types)) != len(types)
+}
+
+func extensionTypes(exts Extensions) []ExtensionType {
+	types := make([]ExtensionType, len(exts))
+	for k, e := range exts {
+		types[k] = e.ExtensionType
+	}
+	return types
 }
 
 // distinct returns the distinct values of s in increasing order; s itself

@@ -183,18 +183,21 @@ func TestValidateLeafNode(t *testing.T) {
 	if err := tree.ValidateLeafNode(&old, LeafNodeSourceKeyPackage, gid, 6, nil); err != nil {
 		t.Fatalf("expired leaf rejected by default: %v", err)
 	}
-	opts := &LeafValidationOptions{CheckLifetime: true}
+	opts := &LeafValidationOptions{Lifetimes: &LifetimePolicy{CheckReceived: true}}
 	expectRule(t, tree.ValidateLeafNode(&old, LeafNodeSourceKeyPackage, gid, 6, opts), ErrLeafLifetime, "lifetime", 12)
-	opts.Now = time.Unix(500, 0)
+	opts.Lifetimes.Now = func() time.Time { return time.Unix(500, 0) }
 	if err := tree.ValidateLeafNode(&old, LeafNodeSourceKeyPackage, gid, 6, opts); err != nil {
 		t.Fatalf("leaf within its lifetime: %v", err)
 	}
-	opts.MaxLifetime = 999 * time.Second
-	expectRule(t, tree.ValidateLeafNode(&old, LeafNodeSourceKeyPackage, gid, 6, opts), ErrLeafLifetime, "lifetime", 12)
-	opts.MaxLifetime = 1000 * time.Second
+	opts.Lifetimes.Max = 999 * time.Second
+	expectRule(t, tree.ValidateLeafNode(&old, LeafNodeSourceKeyPackage, gid, 6, opts), ErrLeafLifetime, "max_lifetime", 12)
+	opts.Lifetimes.Max = 1000 * time.Second
 	if err := tree.ValidateLeafNode(&old, LeafNodeSourceKeyPackage, gid, 6, opts); err != nil {
 		t.Fatalf("leaf within the maximum lifetime: %v", err)
 	}
+	// The maximum applies without the clock check too.
+	opts.Lifetimes = &LifetimePolicy{Max: 999 * time.Second}
+	expectRule(t, tree.ValidateLeafNode(&old, LeafNodeSourceKeyPackage, gid, 6, opts), ErrLeafLifetime, "max_lifetime", 12)
 
 	// Keys must be new to the tree.
 	dup := *kp

@@ -23,8 +23,17 @@ const (
 	ProposalTypeGroupContextExtensions ProposalType = 7
 )
 
+// ProposalTypeSelfRemove is the SelfRemove proposal of
+// draft-ietf-mls-extensions (section "SelfRemove Proposal", value 0x000a
+// as the draft suggests): a member asks to be removed. Members list it in
+// their capabilities, as every type RFC 9420 does not define.
+const ProposalTypeSelfRemove ProposalType = 0x000a
+
 // String returns the RFC 9420 name of t.
 func (t ProposalType) String() string {
+	if t == ProposalTypeSelfRemove {
+		return "self_remove"
+	}
 	return enumName(t, "ProposalType", "add", "update", "remove", "psk", "reinit", "external_init", "group_context_extensions")
 }
 
@@ -39,6 +48,7 @@ type Proposal struct {
 	ReInit                 *ReInitProposal
 	ExternalInit           *ExternalInitProposal
 	GroupContextExtensions *GroupContextExtensionsProposal
+	SelfRemove             *SelfRemoveProposal
 	Unknown                *UnknownProposal
 }
 
@@ -60,6 +70,7 @@ func (p *Proposal) Type() ProposalType {
 	set(p.ReInit != nil, ProposalTypeReInit)
 	set(p.ExternalInit != nil, ProposalTypeExternalInit)
 	set(p.GroupContextExtensions != nil, ProposalTypeGroupContextExtensions)
+	set(p.SelfRemove != nil, ProposalTypeSelfRemove)
 	if p.Unknown != nil {
 		if p.Unknown.ProposalType == 0 || isKnownProposalType(p.Unknown.ProposalType) {
 			return 0
@@ -73,7 +84,7 @@ func (p *Proposal) Type() ProposalType {
 }
 
 func isKnownProposalType(t ProposalType) bool {
-	return t >= ProposalTypeAdd && t <= ProposalTypeGroupContextExtensions
+	return t >= ProposalTypeAdd && t <= ProposalTypeGroupContextExtensions || t == ProposalTypeSelfRemove
 }
 
 // body returns the proposal held by p, for encoding.
@@ -93,6 +104,8 @@ func (p *Proposal) body() marshaler {
 		return p.ExternalInit
 	case p.GroupContextExtensions != nil:
 		return p.GroupContextExtensions
+	case p.SelfRemove != nil:
+		return p.SelfRemove
 	}
 	return p.Unknown
 }
@@ -132,6 +145,9 @@ func (p *Proposal) unmarshal(r *codec.Reader) {
 	case ProposalTypeGroupContextExtensions:
 		p.GroupContextExtensions = new(GroupContextExtensionsProposal)
 		body = p.GroupContextExtensions
+	case ProposalTypeSelfRemove:
+		p.SelfRemove = new(SelfRemoveProposal)
+		body = p.SelfRemove
 	case 0:
 		r.SetError(errors.New("reserved proposal_type 0"))
 		return
@@ -272,6 +288,14 @@ func (g *GroupContextExtensionsProposal) MarshalBinary() ([]byte, error) { retur
 func (g *GroupContextExtensionsProposal) UnmarshalBinary(data []byte) error {
 	return decode("GroupContextExtensions", data, g)
 }
+
+// SelfRemoveProposal is the SelfRemove proposal of draft-ietf-mls-extensions:
+// the member that sends it asks to be removed. Its body is empty (struct
+// {} SelfRemove): the leaf removed is the sender's.
+type SelfRemoveProposal struct{}
+
+func (*SelfRemoveProposal) marshal(*codec.Builder)  {}
+func (*SelfRemoveProposal) unmarshal(*codec.Reader) {}
 
 // UnknownProposal is a proposal of a type this package does not know.
 // RFC 9420 gives such proposals no body; like other implementations, Arbor

@@ -337,10 +337,11 @@ func (pc *ProtectionContext) UnprotectPublic(m *PublicMessage, memberKey MemberK
 	return pc.unprotectPublic(m, memberKey, true)
 }
 
-// unprotectPublic is UnprotectPublic; an observer, which has no
-// membership key, passes membership false to leave the membership tag of
-// a member's message unchecked (RFC 9420 section 6.2: only members hold
-// membership_key).
+// unprotectPublic is UnprotectPublic; a client outside the group, which
+// has no membership key, passes membership false to leave the membership
+// tag of a member's message unchecked (RFC 9420 section 6.2: only members
+// hold membership_key): a public observer, and an external joiner
+// validating SelfRemove proposals (draft-ietf-mls-extensions).
 func (pc *ProtectionContext) unprotectPublic(m *PublicMessage, memberKey MemberKeyFunc, membership bool) (*AuthenticatedContent, error) {
 	c := &m.Content
 	if c.ContentType == ContentTypeApplication {

@@ -1,6 +1,9 @@
 package mls
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // ValidationError reports a protocol object that breaks a validation rule of
 // RFC 9420: a KeyPackage, a LeafNode, a ratchet tree, a proposal or a
@@ -41,7 +44,9 @@ func (e *ValidationError) Error() string {
 	if !ok {
 		sec, ok = groupRuleSections[e.Rule]
 	}
-	if ok {
+	if ok && strings.HasPrefix(sec, "draft-") {
+		msg += " (" + sec + ")"
+	} else if ok {
 		msg += " (RFC 9420 section " + sec + ")"
 	}
 	return msg

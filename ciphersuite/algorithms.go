@@ -142,7 +142,7 @@ var hpkeKDFs = map[uint16]func() hash.Hash{
 	0x0003: sha512New, // HKDF-SHA512
 }
 
-// The KEMs of RFC 9420 section 7.1 that the MLS suites use.
+// The KEMs of RFC 9180 section 7.1 that the MLS suites use.
 var (
 	kemP256   = newDHKEM(0x0010, ecdhGroup{ecdh.P256()}, sha256New, 32, 65, true, 0xff)
 	kemP384   = newDHKEM(0x0011, ecdhGroup{ecdh.P384()}, sha384New, 48, 97, true, 0xff)
@@ -166,9 +166,9 @@ var (
 		signFn:   func(key, msg []byte) []byte { return ed448.Sign(key, msg, "") },
 		verifyFn: func(pub, msg, sig []byte) bool { return ed448.Verify(pub, msg, sig, "") },
 	}
-	sigP256 signatureScheme = &ecdsaScheme{label: "ECDSA P-256/SHA-256", curve: elliptic.P256(), hash: sha256New}
-	sigP384 signatureScheme = &ecdsaScheme{label: "ECDSA P-384/SHA-384", curve: elliptic.P384(), hash: sha384New}
-	sigP521 signatureScheme = &ecdsaScheme{label: "ECDSA P-521/SHA-512", curve: elliptic.P521(), hash: sha512New}
+	sigP256 signatureScheme = &ecdsaScheme{label: "ECDSA P-256/SHA-256", curve: elliptic.P256(), hash: sha256New, hashID: crypto.SHA256}
+	sigP384 signatureScheme = &ecdsaScheme{label: "ECDSA P-384/SHA-384", curve: elliptic.P384(), hash: sha384New, hashID: crypto.SHA384}
+	sigP521 signatureScheme = &ecdsaScheme{label: "ECDSA P-521/SHA-512", curve: elliptic.P521(), hash: sha512New, hashID: crypto.SHA512}
 )
 
 type kemEntry struct {

@@ -35,6 +35,7 @@ var approvedIDs = map[string][]ciphersuite.ID{
 	ciphersuite.ProfileRFC:     {2, 5, 7},
 	ciphersuite.ProfileOpenMLS: {2, 5, 7},
 	ciphersuite.ProfileTSMLS:   {2, 5, 7, 79, 81, 83},
+	ciphersuite.ProfileTSMLS2:  {2, 5, 7, 0xF009, 0xF00B, 0xF00D},
 }
 
 func TestFIPSApproval(t *testing.T) {

@@ -86,9 +86,21 @@ var tsMLSSuites = []profileEntry{
 	{88, Spec{"MLS_256_XWING_CHACHA20POLY1305_SHA512_MLDSA87", KEMXWingTSMLS, KDFHKDFSHA512, AEADChaCha20Poly1305, crypto.SHA512, SignatureMLDSA87}},
 }
 
+// tsMLS2Suites is ts-mls 2.0's table: the suites of tsMLSSuites, the same
+// algorithms (dist/src/crypto/ciphersuite.js of ts-mls 2.0.0-rc.10), moved
+// to the private-use code points 0xF007 to 0xF012 in the same order.
+var tsMLS2Suites = func() []profileEntry {
+	out := slices.Clone(tsMLSSuites)
+	for i := range out {
+		out[i].id = 0xF007 + ID(i)
+	}
+	return out
+}()
+
 var profiles = map[string][]profileEntry{
 	ProfileDefault: slices.Concat(rfcSuites, []profileEntry{openMLSXWing}, draftSuites),
 	ProfileRFC:     rfcSuites,
 	ProfileOpenMLS: slices.Concat(rfcSuites, []profileEntry{openMLSXWing}),
 	ProfileTSMLS:   slices.Concat(rfcSuites, tsMLSSuites),
+	ProfileTSMLS2:  slices.Concat(rfcSuites, tsMLS2Suites),
 }

@@ -59,6 +59,10 @@ const (
 	// ProfileTSMLS is the table ts-mls 1.6.4 uses: the RFC suites and its
 	// post-quantum suites at 77 (0x004D) to 88 (0x0058).
 	ProfileTSMLS = "ts-mls"
+	// ProfileTSMLS2 is the table ts-mls 2.0 uses: the RFC suites and the
+	// post-quantum suites of ProfileTSMLS, in the same order, at 0xF007 to
+	// 0xF012. 0xF007 to 0xF00B name other suites in ProfileDefault.
+	ProfileTSMLS2 = "ts-mls-2"
 )
 
 // ProfileEnv is the environment variable ProfileFromEnv reads.
@@ -141,7 +145,7 @@ func Profile() string { return current.Load().profile }
 
 // Profiles returns the names UseProfile accepts.
 func Profiles() []string {
-	return []string{ProfileDefault, ProfileRFC, ProfileOpenMLS, ProfileTSMLS}
+	return []string{ProfileDefault, ProfileRFC, ProfileOpenMLS, ProfileTSMLS, ProfileTSMLS2}
 }
 
 // UseProfile replaces the suite table with the named profile's, dropping

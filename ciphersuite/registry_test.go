@@ -47,6 +47,7 @@ func TestProfileTables(t *testing.T) {
 		ciphersuite.ProfileRFC:     rfcSuites,
 		ciphersuite.ProfileOpenMLS: append(slices.Clone(rfcSuites), 0x004D),
 		ciphersuite.ProfileTSMLS:   append(slices.Clone(rfcSuites), idRange(77, 88)...),
+		ciphersuite.ProfileTSMLS2:  append(slices.Clone(rfcSuites), idRange(0xF007, 0xF012)...),
 		ciphersuite.ProfileDefault: slices.Concat(rfcSuites, []ciphersuite.ID{0x004D}, idRange(0xF001, 0xF00B)),
 	}
 	for _, p := range ciphersuite.Profiles() {
@@ -82,6 +83,36 @@ func TestProfileTables(t *testing.T) {
 		if ciphersuite.ID(0x004D).String() != want.Name {
 			t.Errorf("profile %s: ID(0x004D).String() = %s", p, ciphersuite.ID(0x004D))
 		}
+	}
+}
+
+// TestTSMLS2Profile checks that ts-mls 2.0's code points 0xF007 to 0xF012
+// name, in order, the suites ts-mls 1.6.4 numbered 77 to 88 (ts-mls 2.0's
+// dist/src/crypto/ciphersuite.js has the same names and algorithms).
+func TestTSMLS2Profile(t *testing.T) {
+	restoreDefault(t)
+	useProfile(t, ciphersuite.ProfileTSMLS)
+	var old []ciphersuite.Spec
+	for id := ciphersuite.ID(77); id <= 88; id++ {
+		s, err := ciphersuite.Lookup(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old = append(old, s.Spec())
+	}
+	useProfile(t, ciphersuite.ProfileTSMLS2)
+	for i, want := range old {
+		id := ciphersuite.ID(0xF007 + i)
+		s, err := ciphersuite.Lookup(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Spec() != want {
+			t.Errorf("%#04x is %+v, want %+v", uint16(id), s.Spec(), want)
+		}
+	}
+	if _, err := ciphersuite.Lookup(77); err == nil {
+		t.Error("profile ts-mls-2 still has code point 77")
 	}
 }
 

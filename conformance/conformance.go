@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/arbormls/mls/internal/bounded"
 )
 
 // CaseResult is the outcome of one test case: Err is nil when it passed.
@@ -72,6 +74,10 @@ func Run(format string, data []byte) ([]CaseResult, error) {
 	return r(data)
 }
 
+// MaxVectorFile bounds a vector file RunFile reads: the official files are
+// at most a few megabytes.
+const MaxVectorFile = 256 << 20
+
 // RunFile reads path and checks it as format, or as the format its name
 // gives when format is empty.
 func RunFile(path, format string) ([]CaseResult, error) {
@@ -81,7 +87,7 @@ func RunFile(path, format string) ([]CaseResult, error) {
 	if _, ok := runners[format]; !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownFormat, format)
 	}
-	data, err := os.ReadFile(path)
+	data, err := bounded.ReadFile(path, MaxVectorFile)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +107,7 @@ func VectorsDir() (string, error) {
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+			data, err := bounded.ReadFile(filepath.Join(dir, "go.mod"), 1<<20)
 			if err == nil && strings.Contains(string(data), "module github.com/arbormls/mls\n") {
 				return filepath.Join(dir, "..", "shared", "test-vectors"), nil
 			}

@@ -41,6 +41,7 @@ import (
 	"sync"
 
 	"github.com/arbormls/mls"
+	"github.com/arbormls/mls/internal/bounded"
 	"github.com/arbormls/mls/internal/codec"
 )
 
@@ -58,6 +59,13 @@ var (
 // MaxIDLen is the longest ID (group ID, KeyPackageRef, psk_id) a Store
 // takes: its hex encoding must fit in a file name of 255 bytes.
 const MaxIDLen = 127
+
+// MaxValueLen is the largest value (a group's state, a KeyPackage bundle,
+// a PSK) a Store writes, and so the most it reads back from one file: a
+// damaged or planted file cannot make a load allocate without bound. The
+// state of a 50,000-member group of suite 1 is about 20 MB; post-quantum
+// suites' keys and signatures make theirs tens of times larger.
+const MaxValueLen = 1 << 30
 
 const (
 	formatName   = "FORMAT"
@@ -132,7 +140,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 // removes leftover temporary files.
 func (s *Store) prepare() error {
 	format := filepath.Join(s.dir, formatName)
-	switch data, err := os.ReadFile(format); {
+	switch data, err := bounded.ReadFile(format, int64(len(formatText))); {
 	case errors.Is(err, fs.ErrNotExist):
 		if err := writeAtomic(s.dir, formatName, []byte(formatText)); err != nil {
 			return err
@@ -218,6 +226,9 @@ func resumptionKey(groupID []byte, epoch uint64) []byte {
 //	"arbs" uint8 format=1 uint8 kind opaque key<V> opaque value<V>
 //	[32]byte SHA-256 of everything before it
 func encodeRecord(kind uint8, key, value []byte) ([]byte, error) {
+	if len(value) > MaxValueLen {
+		return nil, fmt.Errorf("dirstore: value of %d bytes, more than the %d a Store keeps", len(value), MaxValueLen)
+	}
 	b := codec.NewBuilder(len(key) + len(value) + 48)
 	b.AddRaw([]byte(recordMagic))
 	b.AddUint8(recordFormat)
@@ -275,7 +286,8 @@ func put(dir, name string, kind uint8, key, value []byte) error {
 // get reads the value of the record of kind and key from dir/name.
 func get(dir, name string, kind uint8, key []byte) ([]byte, error) {
 	path := filepath.Join(dir, name)
-	data, err := os.ReadFile(path)
+	// The record's head, key and checksum are far below the slack of 4 KiB.
+	data, err := bounded.ReadFile(path, MaxValueLen+4096)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, mls.ErrNotFound
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/arbormls/mls"
+	"github.com/arbormls/mls/internal/bounded"
 	"github.com/arbormls/mls/internal/storagetest"
 )
 
@@ -466,5 +467,23 @@ func TestSymlinkNotWiped(t *testing.T) {
 	}
 	if got, err := s.GroupState(t.Context(), []byte{0x01}); err != nil || string(got) != "state" {
 		t.Fatalf("GroupState = %q, %v", got, err)
+	}
+}
+
+// TestOversized: a state file larger than any Store writes (here a sparse
+// 2 GiB file) is refused before it is read.
+func TestOversized(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, nil)
+	ctx := t.Context()
+	id := []byte{0x0a}
+	if err := s.PutGroupState(ctx, id, []byte("state")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(filepath.Join(dir, groupsDir, "0a"), 2<<30); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GroupState(ctx, id); !errors.Is(err, bounded.ErrTooLarge) {
+		t.Fatalf("2 GiB state file: %v", err)
 	}
 }

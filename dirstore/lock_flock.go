@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/arbormls/mls/internal/bounded"
 )
 
 // lockFolder takes an exclusive flock(2) on the lock file at path,
@@ -31,7 +33,7 @@ func lockFolder(path, dir string) (*os.File, error) {
 	}
 	if errors.Is(err, syscall.EWOULDBLOCK) {
 		holder := "another process"
-		if data, rerr := os.ReadFile(path); rerr == nil {
+		if data, rerr := bounded.ReadFile(path, 64); rerr == nil { // a process ID
 			if pid, perr := strconv.Atoi(strings.TrimSpace(string(data))); perr == nil && pid > 0 {
 				holder = "process " + strconv.Itoa(pid)
 			}

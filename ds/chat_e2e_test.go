@@ -526,3 +526,38 @@ func TestLostCommitAnswer(t *testing.T) {
 	c.sync("carol")
 	c.agree("team", "alice", "bob", "carol")
 }
+
+// TestLeave: a member leaves with a SelfRemove, which the next member to
+// send commits; the leaver's sync reports its removal and its group ends.
+func TestLeave(t *testing.T) {
+	c := newCLI(t)
+	c.join("alice", "bob", "carol")
+	c.run("ds", "create", "--state", "alice", "--group", "team")
+	c.run("ds", "invite", "--state", "alice", "--group", "team", "bob", "carol")
+	c.sync("bob")
+	c.sync("carol")
+	c.run("ds", "leave", "--state", "bob", "--group", "team")
+	c.fails("self_remove_once_per_epoch", "ds", "leave", "--state", "bob", "--group", "team")
+	if evs := c.sync("carol"); len(evs) != 1 || evs[0].Kind != "proposal" || evs[0].From != "bob" {
+		t.Fatalf("carol's sync: %+v", evs)
+	}
+	// Carol's message commits the SelfRemove first.
+	c.run("ds", "send", "--state", "carol", "--group", "team", "bye", "bob")
+	var r struct {
+		Events []struct {
+			Kind        string   `json:"kind"`
+			Removed     []string `json:"removed"`
+			RemovedSelf bool     `json:"removed_self"`
+		} `json:"events"`
+	}
+	c.runJSON(&r, "ds", "sync", "--state", "bob")
+	if len(r.Events) != 1 || r.Events[0].Kind != "commit" || !r.Events[0].RemovedSelf || !slices.Equal(r.Events[0].Removed, []string{"bob"}) {
+		t.Fatalf("bob's sync: %+v", r.Events)
+	}
+	c.fails("no longer active", "ds", "send", "--state", "bob", "--group", "team", "still here?")
+	evs := c.sync("alice")
+	if len(evs) != 3 || evs[1].Kind != "commit" || evs[2].Text != "bye bob" {
+		t.Fatalf("alice's sync: %+v", evs)
+	}
+	c.agree("team", "alice", "carol")
+}

@@ -79,6 +79,7 @@ func (s *Server) MaintainOnce(ctx context.Context, o GCOptions) (GCResult, error
 	now := time.Now()
 	s.ipLimits.sweep(now)
 	s.clientLimits.sweep(now)
+	s.claimLimits.sweep(now)
 	c, ok := s.Store.(Collector)
 	if !ok {
 		return GCResult{}, nil
@@ -90,11 +91,12 @@ func (s *Server) MaintainOnce(ctx context.Context, o GCOptions) (GCResult, error
 	s.metrics.gcNonces.Add(uint64(r.Nonces))
 	s.metrics.gcInbox.Add(uint64(r.Inbox))
 	s.metrics.gcKeyPackages.Add(uint64(r.KeyPackages))
+	s.metrics.gcLog.Add(uint64(r.Log))
 	if err != nil && ctx.Err() == nil {
 		s.metrics.storeErrors.Add(1)
 		s.Log.Error("garbage collection failed", "err", err)
 	} else if r != (GCResult{}) {
-		s.Log.Info("garbage collected", "nonces", r.Nonces, "inbox", r.Inbox, "key_packages", r.KeyPackages)
+		s.Log.Info("garbage collected", "nonces", r.Nonces, "inbox", r.Inbox, "group_log", r.Log, "key_packages", r.KeyPackages)
 	}
 	return r, err
 }

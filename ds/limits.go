@@ -30,6 +30,13 @@ type Limits struct {
 	// MaxStreams bounds the long polls and WebSockets one client holds
 	// open at once.
 	MaxStreams int
+	// ClaimRate and ClaimBurst bound the KeyPackage claims, per second,
+	// of one claimed user and, separately, of one claiming client: RFC
+	// 9420 section 16.8 asks a Delivery Service to rate-limit claims, so
+	// that nobody drains a user's KeyPackages (leaving only the
+	// last-resort one, reused by every joiner) or maps who is online.
+	ClaimRate  float64
+	ClaimBurst int
 }
 
 // limiterSet holds one token bucket per key (a client id or an IP).

@@ -28,7 +28,7 @@ type metrics struct {
 	commitsAccepted   atomic.Uint64
 	commitsConflicted atomic.Uint64
 	messagesAccepted  atomic.Uint64
-	delivered         atomic.Uint64 // inbox entries written for messages
+	delivered         atomic.Uint64 // recipients of accepted group messages
 	pushed            atomic.Uint64 // inbox entries sent on WebSockets
 	longPolls         atomic.Int64
 	websockets        atomic.Int64
@@ -36,6 +36,8 @@ type metrics struct {
 	limitedIP         atomic.Uint64
 	limitedClient     atomic.Uint64
 	limitedStreams    atomic.Uint64
+	limitedClaims     atomic.Uint64
+	gcLog             atomic.Uint64
 	gcNonces          atomic.Uint64
 	gcInbox           atomic.Uint64
 	gcKeyPackages     atomic.Uint64
@@ -140,17 +142,22 @@ func (s *Server) writeMetrics(w http.ResponseWriter) {
 	fmt.Fprintf(b, "mlsd_commits_total{result=\"accepted\"} %d\n", m.commitsAccepted.Load())
 	fmt.Fprintf(b, "mlsd_commits_total{result=\"conflict\"} %d\n", m.commitsConflicted.Load())
 	one("mlsd_messages_accepted_total", "counter", "Application messages and proposals accepted.", float64(m.messagesAccepted.Load()))
-	one("mlsd_messages_delivered_total", "counter", "Inbox entries written for accepted application messages and proposals (one per recipient).", float64(m.delivered.Load()))
+	one("mlsd_messages_delivered_total", "counter", "Recipients of accepted application messages and proposals (each message is stored once, in its group's log).", float64(m.delivered.Load()))
 	one("mlsd_websocket_messages_pushed_total", "counter", "Inbox entries sent to clients on WebSockets.", float64(m.pushed.Load()))
 	one("mlsd_open_long_polls", "gauge", "Inbox long polls waiting now.", float64(m.longPolls.Load()))
 	one("mlsd_open_websockets", "gauge", "Inbox WebSockets open now.", float64(m.websockets.Load()))
 	one("mlsd_store_errors_total", "counter", "Store operations that failed (answered 500, or ended a WebSocket or a garbage collection).", float64(m.storeErrors.Load()))
 	family("mlsd_rate_limited_total", "counter", "Requests refused with 429, by the limit hit.")
+	fmt.Fprintf(b, "mlsd_rate_limited_total{limit=\"claim\"} %d\n", m.limitedClaims.Load())
 	fmt.Fprintf(b, "mlsd_rate_limited_total{limit=\"client\"} %d\n", m.limitedClient.Load())
 	fmt.Fprintf(b, "mlsd_rate_limited_total{limit=\"ip\"} %d\n", m.limitedIP.Load())
 	fmt.Fprintf(b, "mlsd_rate_limited_total{limit=\"streams\"} %d\n", m.limitedStreams.Load())
 	family("mlsd_gc_deleted_total", "counter", "Rows deleted by garbage collection, by kind.")
 	fmt.Fprintf(b, "mlsd_gc_deleted_total{kind=\"inbox\"} %d\n", m.gcInbox.Load())
+	fmt.Fprintf(b, "mlsd_gc_deleted_total{kind=\"group_log\"} %d\n", m.gcLog.Load())
 	fmt.Fprintf(b, "mlsd_gc_deleted_total{kind=\"key_package\"} %d\n", m.gcKeyPackages.Load())
 	fmt.Fprintf(b, "mlsd_gc_deleted_total{kind=\"nonce\"} %d\n", m.gcNonces.Load())
+	if q, ok := s.Store.(interface{ Queries() uint64 }); ok {
+		one("mlsd_store_queries_total", "counter", "Statements, begins and commits sent to the database by this process.", float64(q.Queries()))
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -61,8 +62,14 @@ type Server struct {
 	PingInterval time.Duration
 	// PollInterval is how often a waiting long poll or WebSocket reads the
 	// store again, to see deliveries made by other server processes on
-	// the same database, which this process is not told about.
+	// the same database, when the store does not report them
+	// (Waker.WakesAcrossProcesses; PostgreSQL does, SQLite does not). A
+	// negative interval never polls: the right choice for one process
+	// alone on its SQLite file.
 	PollInterval time.Duration
+	// Quota bounds what the store keeps per group and per client, and a
+	// group's size; zero fields are unbounded.
+	Quota Quota
 	// HideMetrics turns GET /metrics into a 404, for a deployment that
 	// serves MetricsHandler on a private address instead.
 	HideMetrics bool
@@ -82,6 +89,9 @@ type Server struct {
 	metrics *metrics
 
 	ipLimits, clientLimits limiterSet
+	claimLimits            limiterSet // keyed "user:NAME" and "by:CLIENT"
+	waker                  Waker      // the Store, when it reports deliveries
+	groupWaiters           map[string]map[string]bool
 	streamMu               sync.Mutex
 	streams                map[string]int // open long polls and WebSockets per client
 
@@ -109,8 +119,14 @@ func NewServer(store Store, log *slog.Logger) *Server {
 	s := &Server{Store: store, Auth: &SignatureAuth{Store: store}, Log: log,
 		MaxBody: DefaultMaxBody, MaxWait: DefaultMaxWait, EpochWindow: DefaultEpochWindow, TreeEpochs: DefaultTreeEpochs,
 		WriteTimeout: DefaultWriteTimeout, PingInterval: DefaultPingInterval, PollInterval: DefaultPollInterval,
-		waiters: map[string]*waiter{}, metrics: newMetrics(), streams: map[string]int{},
-		draining: make(chan struct{})}
+		waiters: map[string]*waiter{}, groupWaiters: map[string]map[string]bool{},
+		metrics: newMetrics(), streams: map[string]int{}, draining: make(chan struct{})}
+	if w, ok := store.(Waker); ok {
+		// The subscription lives as long as the store; a Server is not
+		// closed, its store is.
+		s.waker = w
+		w.Subscribe(s.wake)
+	}
 	m := http.NewServeMux()
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	m.HandleFunc("GET /readyz", s.readyz)
@@ -268,8 +284,10 @@ func (s *Server) answerError(w http.ResponseWriter, r *http.Request, err error) 
 		writeJSON(w, http.StatusConflict, map[string]any{"error": conflict.Error(), "epoch": conflict.Current})
 		return
 	case errors.As(err, &he):
-	case errors.Is(err, ErrNotMember):
+	case errors.Is(err, ErrNotMember), errors.Is(err, ErrGroupFull):
 		he = &httpError{http.StatusForbidden, err.Error()}
+	case errors.Is(err, ErrQuota):
+		he = &httpError{http.StatusInsufficientStorage, err.Error()}
 	case errors.Is(err, ErrNotFound):
 		he = &httpError{http.StatusNotFound, err.Error()}
 	case r.Context().Err() != nil && errors.Is(err, r.Context().Err()):
@@ -450,7 +468,19 @@ func (s *Server) count(w http.ResponseWriter, r *request) error {
 type ClaimedKeyPackage = dsclient.ClaimedKeyPackage
 
 func (s *Server) claim(w http.ResponseWriter, r *request) error {
-	kps, err := s.Store.ClaimKeyPackages(r.Context(), r.PathValue("user"))
+	user := r.PathValue("user")
+	now := time.Now()
+	if ok, retry := s.claimLimits.allow("by:"+r.client, s.Limits.ClaimRate, s.Limits.ClaimBurst, now); !ok {
+		s.metrics.limitedClaims.Add(1)
+		tooMany(w, retry, "too many KeyPackage claims from this client")
+		return nil
+	}
+	if ok, retry := s.claimLimits.allow("user:"+user, s.Limits.ClaimRate, s.Limits.ClaimBurst, now); !ok {
+		s.metrics.limitedClaims.Add(1)
+		tooMany(w, retry, "too many KeyPackage claims of this user")
+		return nil
+	}
+	kps, err := s.Store.ClaimKeyPackages(r.Context(), user)
 	if err != nil {
 		return err
 	}
@@ -466,8 +496,11 @@ func (s *Server) claim(w http.ResponseWriter, r *request) error {
 // base64url.
 func groupID(r *request) ([]byte, error) {
 	g, err := base64.RawURLEncoding.DecodeString(r.PathValue("group"))
-	if err != nil || len(g) == 0 || len(g) > 255 {
+	if err != nil || len(g) == 0 {
 		return nil, fail(http.StatusBadRequest, "group must be a group id in unpadded base64url")
+	}
+	if len(g) > MaxGroupIDLen {
+		return nil, fail(http.StatusBadRequest, "group id longer than "+strconv.Itoa(MaxGroupIDLen)+" bytes")
 	}
 	return g, nil
 }
@@ -541,7 +574,7 @@ func (s *Server) commit(w http.ResponseWriter, r *request) error {
 		return fail(http.StatusBadRequest, "commit is for another group")
 	}
 	c := &Commit{GroupID: gid, Epoch: f.epoch, Sender: r.client, Commit: b.Commit,
-		External: f.senderType == mls.SenderTypeNewMemberCommit}
+		External: f.senderType == mls.SenderTypeNewMemberCommit, Quota: s.Quota}
 	o, _, err := s.loadObserver(r.Context(), gid)
 	if err != nil {
 		return err
@@ -614,6 +647,16 @@ func (s *Server) commitUnverified(r *request, gid []byte, f *framing, b *CommitB
 			return err
 		}
 	}
+	// The epoch, one query, before anything that costs per new member or
+	// per leaf: a commit that lost its race is refused at once. The store
+	// checks it again in its transaction.
+	if err := s.checkEpoch(r, gid, f.epoch); err != nil {
+		var conflict *EpochConflictError
+		if errors.As(err, &conflict) {
+			s.metrics.commitsConflicted.Add(1)
+		}
+		return err
+	}
 	if b.Welcome != nil {
 		var m mls.MLSMessage
 		if err := m.UnmarshalBinary(b.Welcome); err != nil || m.Welcome == nil {
@@ -635,6 +678,24 @@ func (s *Server) commitUnverified(r *request, gid []byte, f *framing, b *CommitB
 			return err
 		}
 		c.GroupInfo = b.GroupInfo
+	}
+	return nil
+}
+
+// checkEpoch refuses a commit of another epoch than the group's current
+// one, and one of epoch 0 (a creation) for a group that exists.
+func (s *Server) checkEpoch(r *request, gid []byte, epoch uint64) error {
+	cur, err := s.Store.Epoch(r.Context(), gid)
+	if errors.Is(err, ErrNotFound) {
+		if epoch == 0 {
+			return nil
+		}
+		return err
+	} else if err != nil {
+		return err
+	}
+	if epoch != cur {
+		return &EpochConflictError{Current: cur}
 	}
 	return nil
 }
@@ -786,7 +847,9 @@ func (s *Server) message(w http.ResponseWriter, r *request) error {
 	}
 	// The epoch is checked and the message delivered in one transaction,
 	// so a commit accepted meanwhile cannot leave it too old to decrypt.
-	to, err := s.Store.SendToGroup(r.Context(), gid, r.client, f.epoch, s.EpochWindow, r.body)
+	// The store wakes the readers (Waker); its log holds one copy.
+	n, err := s.Store.SendToGroup(r.Context(), &GroupMessage{GroupID: gid, Sender: r.client,
+		Epoch: f.epoch, Window: s.EpochWindow, Data: r.body, Quota: s.Quota})
 	var conflict *EpochConflictError
 	if errors.As(err, &conflict) {
 		writeJSON(w, http.StatusConflict, map[string]any{"error": "mls: ds: message epoch out of range", "epoch": conflict.Current})
@@ -795,9 +858,11 @@ func (s *Server) message(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	s.metrics.messagesAccepted.Add(1)
-	s.metrics.delivered.Add(uint64(len(to)))
-	s.notify(to...)
-	writeJSON(w, http.StatusOK, map[string]int{"delivered": len(to)})
+	s.metrics.delivered.Add(uint64(n))
+	if s.waker == nil {
+		s.notifyAll()
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"delivered": n})
 	return nil
 }
 
@@ -866,12 +931,16 @@ func (s *Server) inbox(w http.ResponseWriter, r *request) error {
 	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
-	tick := time.NewTicker(s.pollInterval())
-	defer tick.Stop()
+	tick, stopTick := s.pollTicker()
+	defer stopTick()
+	var sg streamGroups
 	for {
 		// Take the wake-up channel before reading, so a delivery between
 		// the read and the wait is not missed.
-		wake, release := s.waiter(r.client)
+		wake, release, err := s.waiter(r.Context(), r.client, &sg)
+		if err != nil {
+			return err
+		}
 		msgs, err := s.Store.Inbox(r.Context(), r.client, after, inboxPage)
 		if err != nil {
 			release()
@@ -892,7 +961,7 @@ func (s *Server) inbox(w http.ResponseWriter, r *request) error {
 		// do not hold its shutdown.
 		select {
 		case <-wake:
-		case <-tick.C:
+		case <-tick:
 		case <-deadline.C:
 			wait = 0
 		case <-s.draining:
@@ -905,11 +974,18 @@ func (s *Server) inbox(w http.ResponseWriter, r *request) error {
 	}
 }
 
-func (s *Server) pollInterval() time.Duration {
-	if s.PollInterval > 0 {
-		return s.PollInterval
+// pollTicker returns the channel of the poll tick: nil (never) when the
+// store reports every process's deliveries or PollInterval is negative.
+func (s *Server) pollTicker() (<-chan time.Time, func()) {
+	if (s.waker != nil && s.waker.WakesAcrossProcesses()) || s.PollInterval < 0 {
+		return nil, func() {}
 	}
-	return DefaultPollInterval
+	d := s.PollInterval
+	if d == 0 {
+		d = DefaultPollInterval
+	}
+	t := time.NewTicker(d)
+	return t.C, t.Stop
 }
 
 // AckRequest is the body of POST /v1/inbox/ack: every message up to and
@@ -928,30 +1004,105 @@ func (s *Server) ack(w http.ResponseWriter, r *request) error {
 	return nil
 }
 
-// waiter is the wake-up channel of one client's waiting requests.
+// waiter is the wake-up channel of one client's waiting requests, and the
+// groups whose logs it reads.
 type waiter struct {
-	ch    chan struct{}
-	users int
+	ch     chan struct{}
+	users  int
+	groups []string
+	// reload is set when the client itself was woken (its inbox grew,
+	// maybe with a Welcome) or every waiter was: its groups may have
+	// changed. A wake by a group leaves them as they were (a removed
+	// member keeps reading its group's log up to its removal).
+	reload bool
+}
+
+// streamGroups is what one waiting request keeps between its waits: the
+// client's groups, loaded again only when a wake may have changed them.
+type streamGroups struct {
+	groups []string
+	loaded bool
 }
 
 // waiter returns a channel closed at the next delivery to client, and a
 // release to call when done waiting; the entry is dropped when its last
-// user releases it, so the map holds only clients waiting now.
-func (s *Server) waiter(client string) (<-chan struct{}, func()) {
+// user releases it, so the maps hold only clients waiting now. With a
+// Waker store, a message to a group wakes exactly its waiting members:
+// the client's groups are read once (one query), and again only after a
+// wake of the client itself.
+func (s *Server) waiter(ctx context.Context, client string, sg *streamGroups) (<-chan struct{}, func(), error) {
+	s.mu.Lock()
+	wt, ok := s.waiters[client]
+	if ok {
+		wt.users++
+		s.mu.Unlock()
+		return wt.ch, s.releaser(client, wt, sg), nil
+	}
+	s.mu.Unlock()
+	if s.waker != nil && !sg.loaded {
+		gs, err := s.waker.ClientGroups(ctx, client)
+		if err != nil {
+			return nil, nil, err
+		}
+		sg.groups = sg.groups[:0]
+		for _, g := range gs {
+			sg.groups = append(sg.groups, string(g))
+		}
+		sg.loaded = true
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	wt, ok := s.waiters[client]
-	if !ok {
-		wt = &waiter{ch: make(chan struct{})}
+	if wt, ok = s.waiters[client]; !ok {
+		// A delivery between the groups' read and now closes nothing:
+		// the caller reads the store after this returns.
+		wt = &waiter{ch: make(chan struct{}), groups: slices.Clone(sg.groups)}
 		s.waiters[client] = wt
+		for _, g := range wt.groups {
+			m := s.groupWaiters[g]
+			if m == nil {
+				m = map[string]bool{}
+				s.groupWaiters[g] = m
+			}
+			m[client] = true
+		}
 	}
 	wt.users++
-	return wt.ch, func() {
+	return wt.ch, s.releaser(client, wt, sg), nil
+}
+
+func (s *Server) releaser(client string, wt *waiter, sg *streamGroups) func() {
+	return func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if wt.users--; wt.users == 0 && s.waiters[client] == wt {
-			delete(s.waiters, client)
+		if wt.reload {
+			sg.loaded = false
 		}
+		if wt.users--; wt.users == 0 && s.waiters[client] == wt {
+			s.dropWaiterLocked(client, wt)
+		}
+	}
+}
+
+// dropWaiterLocked removes client's waiter from the maps; s.mu is held.
+func (s *Server) dropWaiterLocked(client string, wt *waiter) {
+	delete(s.waiters, client)
+	for _, g := range wt.groups {
+		if m := s.groupWaiters[g]; m != nil {
+			delete(m, client)
+			if len(m) == 0 {
+				delete(s.groupWaiters, g)
+			}
+		}
+	}
+}
+
+// wakeLocked wakes client's waiting requests, telling them to read its
+// groups again when reload; s.mu is held.
+func (s *Server) wakeLocked(client string, reload bool) {
+	if wt, ok := s.waiters[client]; ok {
+		wt.reload = reload
+		close(wt.ch)
+		s.dropWaiterLocked(client, wt)
 	}
 }
 
@@ -959,9 +1110,34 @@ func (s *Server) notify(clients ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range clients {
-		if wt, ok := s.waiters[c]; ok {
-			close(wt.ch)
-			delete(s.waiters, c)
+		s.wakeLocked(c, true)
+	}
+}
+
+// notifyAll wakes every waiting request.
+func (s *Server) notifyAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.waiters {
+		s.wakeLocked(c, true)
+	}
+}
+
+// wake is the Waker subscription: it wakes the waiting members of the
+// groups and the clients of w.
+func (s *Server) wake(w Wake) {
+	if w.All {
+		s.notifyAll()
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range w.Clients {
+		s.wakeLocked(c, true)
+	}
+	for _, g := range w.Groups {
+		for c := range s.groupWaiters[string(g)] {
+			s.wakeLocked(c, false)
 		}
 	}
 }

@@ -1,10 +1,11 @@
 // Package ds is a Delivery Service for MLS (RFC 9750 section 5, RFC 9420):
 // it stores clients and their KeyPackages, orders the commits of each group
-// (one per epoch) and fans messages out to per-client inboxes. It sees no
-// group secrets. It follows each verified group with an mls.PublicGroup
-// and refuses every handshake a member would refuse; in groups whose
-// handshakes are PrivateMessages (Server.AllowUnverified) it checks only
-// what the wire form shows (README, "Delivery Service modes").
+// (one per epoch) and keeps each group's messages once, in a log its
+// members read from their cursors; Welcomes go to per-client inboxes. It
+// sees no group secrets. It follows each verified group with an
+// mls.PublicGroup and refuses every handshake a member would refuse; in
+// groups whose handshakes are PrivateMessages (Server.AllowUnverified) it
+// checks only what the wire form shows (README, "Delivery Service modes").
 package ds
 
 import (
@@ -12,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/arbormls/mls/dsclient"
 )
 
 // Errors a Store returns, for handlers that branch on them.
@@ -32,7 +35,35 @@ var (
 	ErrBadVoucher = errors.New("mls: ds: the voucher is not a client of the user")
 	// ErrTooManyClients: the user has MaxClientsPerUser clients.
 	ErrTooManyClients = errors.New("mls: ds: the user has the most clients allowed")
+	// ErrQuota: storing the message would exceed a Quota (the error
+	// wrapping it names which).
+	ErrQuota = errors.New("mls: ds: storage quota exceeded")
+	// ErrGroupFull: the commit would make the group larger than
+	// Quota.MaxMembers.
+	ErrGroupFull = errors.New("mls: ds: the group would exceed its most members allowed")
 )
+
+// MaxGroupIDLen is the longest group id the server accepts, in bytes: the
+// wire contract of dsclient.MaxGroupIDLen, which the mls client's state
+// folder holds (dirstore.MaxIDLen), so no client is sent a message of a
+// group it cannot store.
+const MaxGroupIDLen = dsclient.MaxGroupIDLen
+
+// Quota bounds what the store keeps for one group or one client; a zero
+// field is unbounded. The counters are exact between collections: a
+// delivery adds to them, a collection (Collector) recounts what is left.
+type Quota struct {
+	// MaxGroupBytes bounds the bytes of one group's log.
+	MaxGroupBytes int64
+	// MaxClientBytes bounds the bytes of the group messages one client
+	// sent that are still stored.
+	MaxClientBytes int64
+	// MaxInboxBytes bounds one client's inbox of Welcomes and direct
+	// deliveries.
+	MaxInboxBytes int64
+	// MaxMembers bounds the member set of a group.
+	MaxMembers int
+}
 
 // MaxClientsPerUser bounds the clients of one user: a claim hands out a
 // KeyPackage of each, so the bound also bounds a claim's answer.
@@ -70,8 +101,10 @@ type KeyPackage struct {
 	LastResort bool
 }
 
-// Message is one entry of a client's inbox. Seq grows strictly with every
-// message stored for any client, so a client's inbox is in Seq order.
+// Message is one entry of what a client reads: a message of one of its
+// groups' logs or of its own inbox. Seq is the store's one sequence,
+// handed out in commit order, so what a client reads is in Seq order and a
+// message committed later never has a lower Seq than one already read.
 type Message struct {
 	Seq  uint64
 	Data []byte
@@ -120,6 +153,21 @@ type Commit struct {
 	// (mls.PublicGroup.MarshalBinary) in the epoch the commit starts,
 	// stored in the commit's transaction (see Store.ObserverState).
 	Observer []byte
+	// Quota bounds the new members' inboxes (the Welcome) and, by
+	// MaxMembers, the group's new member set.
+	Quota Quota
+}
+
+// GroupMessage is an application message or proposal for a group's log.
+type GroupMessage struct {
+	GroupID []byte
+	Sender  string
+	// Epoch is the message's epoch; it must be the group's current one or
+	// at most Window behind it.
+	Epoch, Window uint64
+	Data          []byte
+	// Quota bounds the group's log and the bytes the sender has stored.
+	Quota Quota
 }
 
 // MaxInboxPageBytes bounds the data of one inbox page (Store.Inbox).
@@ -173,9 +221,12 @@ type Store interface {
 	Members(ctx context.Context, groupID []byte) ([]string, error)
 	// AcceptCommit applies c in one transaction, conditional on the
 	// group's epoch being c.Epoch: it advances the epoch, updates the
-	// member set, stores the GroupInfo and fills the inboxes. It returns
-	// the new epoch and the clients it delivered to (sorted), or an
-	// *EpochConflictError and changes nothing.
+	// member set, stores the GroupInfo, appends the commit to the group's
+	// log (once, for the members of the old epoch, removed ones included)
+	// and the Welcome to the new members' inboxes. It returns the new
+	// epoch and the clients whose inboxes got the Welcome (sorted), or an
+	// *EpochConflictError and changes nothing; ErrGroupFull or ErrQuota
+	// when c.Quota refuses it.
 	AcceptCommit(ctx context.Context, c *Commit) (epoch uint64, recipients []string, err error)
 	// LatestGroupInfo returns the last GroupInfo stored for the group, or
 	// ErrNotFound.
@@ -183,21 +234,25 @@ type Store interface {
 
 	// Deliver appends data to the inbox of each client of to.
 	Deliver(ctx context.Context, to []string, data []byte) error
-	// SendToGroup delivers data, an application message or proposal of
-	// epoch from sender, to every other member of the group, in one
-	// transaction that holds the group's epoch still: no commit lands
-	// between the epoch check and the delivery, so every recipient gets
-	// the message before any commit that would leave it more than window
-	// epochs behind. It returns the recipients, sorted; an
-	// *EpochConflictError with the current epoch when epoch is ahead of it
-	// or more than window behind; ErrNotMember when sender is not in the
-	// member set; ErrNotFound for an unknown group.
-	SendToGroup(ctx context.Context, groupID []byte, sender string, epoch, window uint64, data []byte) ([]string, error)
-	// Inbox returns up to limit messages of the client with Seq > after,
-	// in order, and stops after the one that brings their size to
-	// MaxInboxPageBytes or more.
+	// SendToGroup appends m to its group's log, one copy for every other
+	// member, in one transaction that holds the group's epoch still: no
+	// commit lands between the epoch check and the append, so every
+	// member reads the message before any commit that would leave it
+	// more than m.Window epochs behind. It returns the number of other
+	// members; an *EpochConflictError with the current epoch when m.Epoch
+	// is ahead of it or more than m.Window behind; ErrNotMember when the
+	// sender is not in the member set; ErrNotFound for an unknown group;
+	// ErrQuota when m.Quota refuses it.
+	SendToGroup(ctx context.Context, m *GroupMessage) (int, error)
+	// Inbox returns up to limit messages for the client with Seq > after
+	// and above its cursor (the last Ack): its inbox and the entries of
+	// its groups' logs from when it joined each group to when it left it,
+	// but its own messages, in Seq order. It stops after the message that
+	// brings their size to MaxInboxPageBytes or more.
 	Inbox(ctx context.Context, clientID string, after uint64, limit int) ([]Message, error)
-	// Ack deletes the client's messages with Seq <= upTo.
+	// Ack moves the client's cursor to upTo (never back, never past what
+	// was stored) and deletes its inbox messages up to there; the group
+	// logs are trimmed by Collect once every member read an entry.
 	Ack(ctx context.Context, clientID string, upTo uint64) error
 
 	// Close releases the store.
@@ -222,10 +277,14 @@ type GCOptions struct {
 	// Now is the time expiries are compared with.
 	Now time.Time
 	// InboxRetention, when not zero, is how long a message stays in an
-	// inbox without being acknowledged; older ones are deleted. Zero keeps
-	// them until acknowledged (a client that misses a commit falls out of
-	// its group, so dropping one is an operator's choice).
+	// inbox or a group's log without being acknowledged; older ones are
+	// deleted. Zero keeps them until acknowledged (a client that misses a
+	// commit falls out of its group, so dropping one is an operator's
+	// choice).
 	InboxRetention time.Duration
+	// GroupLogBytes, when not zero, is the most bytes a group's log keeps:
+	// the oldest entries beyond it are deleted, read or not.
+	GroupLogBytes int64
 	// KeyPackageRetention, when not zero, is how long a claimed
 	// KeyPackage is kept after its claim, and a last-resort KeyPackage
 	// replaced by a newer one after it was last handed out: long enough
@@ -237,6 +296,33 @@ type GCOptions struct {
 // GCResult counts the rows a collection deleted.
 type GCResult struct {
 	Nonces, Inbox, KeyPackages int64
+	// Log counts the group log entries deleted: read by every member,
+	// or past the retention.
+	Log int64
+}
+
+// Wake tells waiting readers what a delivery touched: the groups whose
+// logs grew and the clients whose inboxes grew; All when the store cannot
+// tell (it may have missed deliveries), so every waiter reads again.
+type Wake struct {
+	Groups  [][]byte
+	Clients []string
+	All     bool
+}
+
+// Waker is a Store that reports its deliveries, so that waiting long polls
+// and WebSockets read the store only when something arrived.
+type Waker interface {
+	// Subscribe calls f after each delivery, until cancel is called. f
+	// must not block.
+	Subscribe(f func(Wake)) (cancel func())
+	// WakesAcrossProcesses reports whether deliveries made by other
+	// processes on the same database are reported too. When not, a
+	// Server also reads again every PollInterval.
+	WakesAcrossProcesses() bool
+	// ClientGroups returns the groups whose logs the client reads: those
+	// it is a member of, or left but has not read to the end.
+	ClientGroups(ctx context.Context, clientID string) ([][]byte, error)
 }
 
 // Collector is a Store that can delete what has expired: nonces past

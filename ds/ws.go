@@ -79,16 +79,22 @@ func (s *Server) inboxWS(w http.ResponseWriter, r *request) error {
 // wsPush sends the inbox until the socket or the server ends; it returns
 // the close status to send.
 func (s *Server) wsPush(ctx context.Context, c *websocket.Conn, client string, after uint64) (websocket.StatusCode, string) {
-	tick := time.NewTicker(s.pollInterval())
-	defer tick.Stop()
+	tick, stopTick := s.pollTicker()
+	defer stopTick()
 	ping := time.NewTicker(s.pingInterval())
 	defer ping.Stop()
+	var sg streamGroups
 	for {
 		// As in the long poll: take the wake-up channel before reading.
-		wake, release := s.waiter(client)
-		msgs, err := s.Store.Inbox(ctx, client, after, inboxPage)
+		wake, release, err := s.waiter(ctx, client, &sg)
+		var msgs []Message
+		if err == nil {
+			msgs, err = s.Store.Inbox(ctx, client, after, inboxPage)
+			if err != nil {
+				release()
+			}
+		}
 		if err != nil {
-			release()
 			if ctx.Err() != nil {
 				return websocket.StatusNormalClosure, ""
 			}
@@ -113,9 +119,10 @@ func (s *Server) wsPush(ctx context.Context, c *websocket.Conn, client string, a
 			release()
 			continue // more are waiting
 		}
+	wait:
 		select {
 		case <-wake:
-		case <-tick.C:
+		case <-tick:
 		case <-ping.C:
 			pctx, pcancel := context.WithTimeout(ctx, s.writeTimeout())
 			err := c.Ping(pctx)
@@ -124,6 +131,9 @@ func (s *Server) wsPush(ctx context.Context, c *websocket.Conn, client string, a
 				release()
 				return websocket.StatusPolicyViolation, "ping timed out"
 			}
+			// Nothing was delivered: wait on, without reading the store
+			// (an idle socket costs no query).
+			goto wait
 		case <-s.draining:
 			release()
 			return websocket.StatusGoingAway, "server shutting down"

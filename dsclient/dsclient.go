@@ -67,6 +67,13 @@ const RequestLabel = "mlsd request"
 // MLSMessage), RFC 9420 section 17.10.
 const ContentTypeMLS = "application/mls-message"
 
+// MaxGroupIDLen is the longest group ID, in bytes, that mlsd serves and
+// its clients send: RFC 9420 lets a group ID be up to 2^30 - 1 bytes, and a
+// service may take fewer. 127 is what the mls command's state folder holds
+// (dirstore.MaxIDLen: its hex must fit a 255-byte file name), so a server
+// that takes no more never hands a client a message it cannot store.
+const MaxGroupIDLen = 127
+
 // DefaultMaxResponse bounds the body of an answer the client reads. An
 // inbox page holds up to 500 messages of up to 1 MiB each by the server's
 // defaults, so a page of large messages can be big; beyond this bound the
@@ -295,6 +302,15 @@ func (c *Client) ID() string { return c.id }
 // base64url.
 func groupPath(groupID []byte) string {
 	return "/v1/groups/" + base64.RawURLEncoding.EncodeToString(groupID)
+}
+
+// checkGroupID refuses a group ID the server does not serve, before a
+// request is made.
+func checkGroupID(groupID []byte) error {
+	if len(groupID) == 0 || len(groupID) > MaxGroupIDLen {
+		return fmt.Errorf("dsclient: group ID of %d bytes: the Delivery Service serves 1 to %d", len(groupID), MaxGroupIDLen)
+	}
+	return nil
 }
 
 // do sends a signed request and returns the answer's body when its status
@@ -539,6 +555,9 @@ func (c *Client) Commit(ctx context.Context, groupID []byte, commit, welcome, gr
 	if commit == nil {
 		return 0, errors.New("dsclient: no commit")
 	}
+	if err := checkGroupID(groupID); err != nil {
+		return 0, err
+	}
 	var b CommitBundle
 	var err error
 	if b.Commit, err = commit.MarshalBinary(); err == nil {
@@ -560,6 +579,9 @@ func (c *Client) Commit(ctx context.Context, groupID []byte, commit, welcome, gr
 // of the group and returns to how many clients. A message of an epoch the
 // server no longer accepts fails with a *ConflictError.
 func (c *Client) Send(ctx context.Context, groupID []byte, msg *mls.MLSMessage) (int, error) {
+	if err := checkGroupID(groupID); err != nil {
+		return 0, err
+	}
 	data, err := msg.MarshalBinary()
 	if err != nil {
 		return 0, fmt.Errorf("dsclient: %w", err)
@@ -580,6 +602,9 @@ func (c *Client) Send(ctx context.Context, groupID []byte, msg *mls.MLSMessage) 
 // GroupInfo returns the latest GroupInfo the group's committers
 // submitted. Only members may fetch it.
 func (c *Client) GroupInfo(ctx context.Context, groupID []byte) (*mls.MLSMessage, error) {
+	if err := checkGroupID(groupID); err != nil {
+		return nil, err
+	}
 	data, err := c.do(ctx, http.MethodGet, groupPath(groupID)+"/groupinfo", nil, "", nil, http.StatusOK)
 	if err != nil {
 		return nil, err

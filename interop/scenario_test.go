@@ -92,14 +92,38 @@ type player struct {
 	signer  map[string]uint32
 	out     []map[string][]byte // what each step produced, by key
 	groupID []byte
+
+	// identity gives an actor's credential identity; nil means the actor's
+	// name. A run with a peer that accepts only identities of its own
+	// grammar (core-crypto's Wire client ids) sets it; ids memoizes it so
+	// that every server sees one identity per actor.
+	identity func(actor string) []byte
+	ids      map[string][]byte
+	// exporterAgreement is set when some server cannot report the
+	// epoch_authenticator or StateAuth: members then show that they agree
+	// by MLS-Exporter("exporter", "", 32) after every commit and in verify.
+	exporterAgreement bool
 }
 
 func newPlayer(t testing.TB, servers []pb.MLSClientClient, suite uint32, encrypt bool, offset int) *player {
 	return &player{
 		t: t, suite: suite, encrypt: encrypt, servers: servers, offset: offset,
 		client: map[string]pb.MLSClientClient{}, state: map[string]uint32{},
-		tx: map[string]uint32{}, signer: map[string]uint32{},
+		tx: map[string]uint32{}, signer: map[string]uint32{}, ids: map[string][]byte{},
 	}
+}
+
+// id returns the credential identity of an actor.
+func (p *player) id(actor string) []byte {
+	if p.identity == nil {
+		return []byte(actor)
+	}
+	id, ok := p.ids[actor]
+	if !ok {
+		id = p.identity(actor)
+		p.ids[actor] = id
+	}
+	return id
 }
 
 // c returns the server of an actor, assigning actors to servers in turn.
@@ -118,23 +142,45 @@ func rpcCtx() context.Context {
 	return c
 }
 
+// scriptError is how get reports a script that names a missing output:
+// it panics with one, and play turns it back into the error it returns.
+// This keeps the many get calls inside expressions.
+type scriptError struct{ err error }
+
 func (p *player) get(i int, key string) []byte {
 	if i < 0 || i >= len(p.out) {
-		p.t.Fatalf("no step %d", i)
+		panic(scriptError{fmt.Errorf("no step %d", i)})
 	}
 	v, ok := p.out[i][key]
 	if !ok {
-		p.t.Fatalf("step %d produced no %s", i, key)
+		panic(scriptError{fmt.Errorf("step %d produced no %s", i, key)})
 	}
 	return v
 }
 
-func (p *player) run(script []step) {
+// play runs the script and returns the first failure, naming its step.
+func (p *player) play(script []step) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			se, ok := r.(scriptError)
+			if !ok {
+				panic(r)
+			}
+			err = se.err
+		}
+	}()
 	for i, s := range script {
 		p.out = append(p.out, map[string][]byte{})
 		if err := p.step(i, s); err != nil {
-			p.t.Fatalf("suite %d encrypt=%v step %d (%s): %v", p.suite, p.encrypt, i, s.Action, err)
+			return fmt.Errorf("step %d (%s): %w", i, s.Action, err)
 		}
+	}
+	return nil
+}
+
+func (p *player) run(script []step) {
+	if err := p.play(script); err != nil {
+		p.t.Fatalf("suite %d encrypt=%v %v", p.suite, p.encrypt, err)
 	}
 }
 
@@ -168,7 +214,7 @@ func (p *player) describe(d description) (*pb.ProposalDescription, error) {
 	case "add":
 		out.KeyPackage = p.get(d.KeyPackage, "key_package")
 	case "remove":
-		out.RemovedId = []byte(d.Removed)
+		out.RemovedId = p.id(d.Removed)
 	case "externalPSK":
 		out.PskId = p.get(d.PSKID, "psk_id")
 	case "resumptionPSK":
@@ -188,7 +234,12 @@ func (p *player) describe(d description) (*pb.ProposalDescription, error) {
 	return out, nil
 }
 
-func sameEA(who string, got, want []byte) error {
+// sameEA checks one member's epoch authenticator against the committer's;
+// under exporterAgreement the caller checks with p.agree instead.
+func (p *player) sameEA(who string, got, want []byte) error {
+	if p.exporterAgreement {
+		return nil
+	}
 	if len(want) == 0 || !bytes.Equal(got, want) {
 		return fmt.Errorf("%s disagrees on the epoch authenticator", who)
 	}
@@ -202,7 +253,7 @@ func (p *player) step(i int, s step) error {
 		p.groupID = make([]byte, 16)
 		rand.Read(p.groupID)
 		resp, err := p.c(s.Actor).CreateGroup(rpcCtx(), &pb.CreateGroupRequest{
-			GroupId: p.groupID, CipherSuite: p.suite, EncryptHandshake: p.encrypt, Identity: []byte(s.Actor),
+			GroupId: p.groupID, CipherSuite: p.suite, EncryptHandshake: p.encrypt, Identity: p.id(s.Actor),
 		})
 		if err != nil {
 			return err
@@ -230,7 +281,7 @@ func (p *player) step(i int, s step) error {
 	case "joinGroup":
 		resp, err := p.c(s.Actor).JoinGroup(rpcCtx(), &pb.JoinGroupRequest{
 			TransactionId: p.tx[s.Actor], Welcome: p.get(s.Welcome, "welcome"),
-			EncryptHandshake: p.encrypt, Identity: []byte(s.Actor),
+			EncryptHandshake: p.encrypt, Identity: p.id(s.Actor),
 		})
 		if err != nil {
 			return err
@@ -244,7 +295,7 @@ func (p *player) step(i int, s step) error {
 		}
 		req := &pb.ExternalJoinRequest{
 			GroupInfo: gi.GroupInfo, RatchetTree: gi.RatchetTree, EncryptHandshake: p.encrypt,
-			Identity: []byte(s.Joiner), RemovePrior: s.RemovePrior,
+			Identity: p.id(s.Joiner), RemovePrior: s.RemovePrior,
 		}
 		for _, ix := range s.PSKs {
 			req.Psks = append(req.Psks, &pb.PreSharedKey{PskId: p.get(ix, "psk_id"), PskSecret: p.get(ix, "psk_secret")})
@@ -254,7 +305,11 @@ func (p *player) step(i int, s step) error {
 			return err
 		}
 		p.state[s.Joiner] = resp.StateId
-		return p.handleCommit(append([]string{s.Actor}, s.Members...), nil, resp.Commit, resp.EpochAuthenticator)
+		members := append([]string{s.Actor}, s.Members...)
+		if err := p.handleCommit(members, nil, resp.Commit, resp.EpochAuthenticator); err != nil {
+			return err
+		}
+		return p.agree(append(members, s.Joiner))
 
 	case "installExternalPSK":
 		id, secret := make([]byte, 32), make([]byte, 32)
@@ -321,7 +376,7 @@ func (p *player) step(i int, s step) error {
 		if err != nil {
 			return err
 		}
-		resp, err := p.c(s.Joiner).NewMemberAddProposal(rpcCtx(), &pb.NewMemberAddProposalRequest{GroupInfo: gi.GroupInfo, Identity: []byte(s.Joiner)})
+		resp, err := p.c(s.Joiner).NewMemberAddProposal(rpcCtx(), &pb.NewMemberAddProposalRequest{GroupInfo: gi.GroupInfo, Identity: p.id(s.Joiner)})
 		if err != nil {
 			return err
 		}
@@ -329,7 +384,7 @@ func (p *player) step(i int, s step) error {
 		out["proposal"] = resp.Proposal
 
 	case "addExternalSigner":
-		es, err := p.c(s.Signer).CreateExternalSigner(rpcCtx(), &pb.CreateExternalSignerRequest{CipherSuite: p.suite, Identity: []byte(s.Signer)})
+		es, err := p.c(s.Signer).CreateExternalSigner(rpcCtx(), &pb.CreateExternalSignerRequest{CipherSuite: p.suite, Identity: p.id(s.Signer)})
 		if err != nil {
 			return err
 		}
@@ -367,7 +422,7 @@ func (p *player) step(i int, s step) error {
 }
 
 func (p *player) keyPackage(actor string, suite uint32) ([]byte, error) {
-	resp, err := p.c(actor).CreateKeyPackage(rpcCtx(), &pb.CreateKeyPackageRequest{CipherSuite: suite, Identity: []byte(actor)})
+	resp, err := p.c(actor).CreateKeyPackage(rpcCtx(), &pb.CreateKeyPackageRequest{CipherSuite: suite, Identity: p.id(actor)})
 	if err != nil {
 		return nil, err
 	}
@@ -385,7 +440,7 @@ func (p *player) proposal(s step) ([]byte, error) {
 	case "updateProposal":
 		resp, err = c.UpdateProposal(rpcCtx(), &pb.UpdateProposalRequest{StateId: id})
 	case "removeProposal":
-		resp, err = c.RemoveProposal(rpcCtx(), &pb.RemoveProposalRequest{StateId: id, RemovedId: []byte(s.Removed)})
+		resp, err = c.RemoveProposal(rpcCtx(), &pb.RemoveProposalRequest{StateId: id, RemovedId: p.id(s.Removed)})
 	case "externalPSKProposal":
 		resp, err = c.ExternalPSKProposal(rpcCtx(), &pb.ExternalPSKProposalRequest{StateId: id, PskId: p.get(s.PSKID, "psk_id")})
 	case "resumptionPSKProposal":
@@ -420,7 +475,7 @@ func (p *player) fullCommit(out map[string][]byte, actor string, byRef [][]byte,
 		return err
 	}
 	for _, j := range joiners {
-		req := &pb.JoinGroupRequest{TransactionId: p.tx[j], Welcome: cr.Welcome, EncryptHandshake: p.encrypt, Identity: []byte(j)}
+		req := &pb.JoinGroupRequest{TransactionId: p.tx[j], Welcome: cr.Welcome, EncryptHandshake: p.encrypt, Identity: p.id(j)}
 		if externalTree {
 			req.RatchetTree = cr.RatchetTree
 		}
@@ -428,12 +483,12 @@ func (p *player) fullCommit(out map[string][]byte, actor string, byRef [][]byte,
 		if err != nil {
 			return fmt.Errorf("JoinGroup %s: %w", j, err)
 		}
-		if err := sameEA(j, jr.EpochAuthenticator, ea); err != nil {
+		if err := p.sameEA(j, jr.EpochAuthenticator, ea); err != nil {
 			return err
 		}
 		p.state[j] = jr.StateId
 	}
-	return nil
+	return p.agree(append(append([]string{actor}, members...), joiners...))
 }
 
 func (p *player) handleCommit(members []string, byRef [][]byte, commit, ea []byte) error {
@@ -442,7 +497,7 @@ func (p *player) handleCommit(members []string, byRef [][]byte, commit, ea []byt
 		if err != nil {
 			return fmt.Errorf("HandleCommit %s: %w", m, err)
 		}
-		if err := sameEA(m, resp.EpochAuthenticator, ea); err != nil {
+		if err := p.sameEA(m, resp.EpochAuthenticator, ea); err != nil {
 			return err
 		}
 		p.state[m] = resp.StateId
@@ -494,7 +549,7 @@ func (p *player) reinit(s step) error {
 		if err != nil {
 			return fmt.Errorf("HandleReInitCommit %s: %w", m, err)
 		}
-		if err := sameEA(m, resp.EpochAuthenticator, hr.EpochAuthenticator); err != nil {
+		if err := p.sameEA(m, resp.EpochAuthenticator, hr.EpochAuthenticator); err != nil {
 			return err
 		}
 		reinitID[m], kps[m] = resp.ReinitId, resp.KeyPackage
@@ -520,12 +575,12 @@ func (p *player) reinit(s step) error {
 		if err != nil {
 			return fmt.Errorf("HandleReInitWelcome %s: %w", m, err)
 		}
-		if err := sameEA(m, resp.EpochAuthenticator, wr.EpochAuthenticator); err != nil {
+		if err := p.sameEA(m, resp.EpochAuthenticator, wr.EpochAuthenticator); err != nil {
 			return err
 		}
 		p.state[m] = resp.StateId
 	}
-	return nil
+	return p.agree(append([]string{s.Welcomer}, slices.Collect(maps.Keys(notWelcomer))...))
 }
 
 func (p *player) branch(s step) error {
@@ -558,17 +613,49 @@ func (p *player) branch(s step) error {
 		if err != nil {
 			return fmt.Errorf("HandleBranch %s: %w", m, err)
 		}
-		if err := sameEA(m, resp.EpochAuthenticator, br.EpochAuthenticator); err != nil {
+		if err := p.sameEA(m, resp.EpochAuthenticator, br.EpochAuthenticator); err != nil {
 			return err
 		}
 		p.state[m] = resp.StateId
+	}
+	return p.agree(append([]string{s.Actor}, s.Members...))
+}
+
+// exporterLabel is the MLS-Exporter label of exporterAgreement: core-crypto
+// exports MLS-Exporter("exporter", "", L) and nothing else.
+const exporterLabel = "exporter"
+
+// agree checks, under exporterAgreement, that the members agree on
+// MLS-Exporter("exporter", "", 32); otherwise the epoch authenticators
+// were compared already.
+func (p *player) agree(members []string) error {
+	if !p.exporterAgreement {
+		return nil
+	}
+	var first []byte
+	for i, m := range members {
+		e, err := p.c(m).Export(rpcCtx(), &pb.ExportRequest{StateId: p.state[m], Label: exporterLabel, KeyLength: 32})
+		if err != nil {
+			return fmt.Errorf("Export %s: %w", m, err)
+		}
+		if len(e.ExportedSecret) != 32 {
+			return fmt.Errorf("%s: short export", m)
+		}
+		if i == 0 {
+			first = e.ExportedSecret
+		} else if !bytes.Equal(first, e.ExportedSecret) {
+			return fmt.Errorf("%s disagrees with %s on the exported secret", m, members[0])
+		}
 	}
 	return nil
 }
 
 // verify checks that the members agree on StateAuth and on an exported
-// secret.
+// secret (under exporterAgreement, on the exported secret only).
 func (p *player) verify(members []string) error {
+	if p.exporterAgreement {
+		return p.agree(members)
+	}
 	var auth, secret []byte
 	for i, m := range members {
 		a, err := p.c(m).StateAuth(rpcCtx(), &pb.StateAuthRequest{StateId: p.state[m]})

@@ -18,6 +18,7 @@ import (
 	"github.com/arbormls/mls"
 	"github.com/arbormls/mls/ciphersuite"
 	"github.com/arbormls/mls/dirstore"
+	"github.com/arbormls/mls/internal/bounded"
 )
 
 // errHelpShown ends a command whose --help was printed: exit status 0.
@@ -142,10 +143,42 @@ func writeJSON(out io.Writer, v any) error {
 	return err
 }
 
+// defaultMaxInput bounds every file the tool reads whole (messages, trees,
+// message bodies): a Welcome carrying the ratchet tree of a 50,000-member
+// group of suite 1 is about 13 MB, so 64 MiB leaves room without letting a
+// huge file or an endless device (mls inspect /dev/zero) exhaust memory.
+// MLS_MAX_INPUT (bytes) raises it, for post-quantum suites' larger trees.
+const defaultMaxInput = 64 << 20
+
+// maxClientFile bounds client.json, which holds a name, a few identities
+// and a server's address.
+const maxClientFile = 1 << 20
+
+// maxInput returns the bound on input files: MLS_MAX_INPUT when it is a
+// positive number of bytes, else defaultMaxInput.
+func maxInput() int64 {
+	if v := os.Getenv("MLS_MAX_INPUT"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+			return n
+		}
+	}
+	return defaultMaxInput
+}
+
+// readInput reads a file given on the command line, at most maxInput()
+// bytes of it.
+func readInput(path string) ([]byte, error) {
+	data, err := bounded.ReadFile(path, maxInput())
+	if errors.Is(err, bounded.ErrTooLarge) {
+		return nil, fmt.Errorf("%w (set MLS_MAX_INPUT to a number of bytes to allow more)", err)
+	}
+	return data, err
+}
+
 // readMessage reads an MLSMessage file and checks its wire format when
 // want is not zero.
 func readMessage(path string, want ...mls.WireFormat) (*mls.MLSMessage, error) {
-	data, err := os.ReadFile(path)
+	data, err := readInput(path)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +202,7 @@ func readTree(path string) (mls.TreeNodes, error) {
 	if path == "" {
 		return nil, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := readInput(path)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +257,7 @@ func openState(dir string, mustExist bool) (*client, error) {
 		return nil, err
 	}
 	c := &client{ctx: context.Background(), dir: dir, store: st}
-	data, err := os.ReadFile(filepath.Join(dir, clientFile))
+	data, err := bounded.ReadFile(filepath.Join(dir, clientFile), maxClientFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !mustExist:
 		return c, nil

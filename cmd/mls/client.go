@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 
 	"github.com/arbormls/mls"
@@ -345,6 +344,37 @@ func cmdGroupPropose(args []string, out io.Writer) error {
 	default:
 		m, err = g.ProposePSK(mls.PreSharedKeyID{PSKType: mls.PSKTypeExternal, PSKID: pskID})
 	}
+	if err != nil {
+		return err
+	}
+	var o outputs
+	if err := o.addMessage(*outFile, m); err != nil {
+		return err
+	}
+	if err := cl.saveAndWrite(g, &o); err != nil {
+		return err
+	}
+	return writeJSON(out, map[string]any{"group_id": *group, "epoch": g.Epoch()})
+}
+
+func cmdGroupLeave(args []string, out io.Writer) error {
+	c := newCommand("group leave", "--state DIR --group HEX --out FILE",
+		"Propose this client's own removal with a SelfRemove proposal (draft-ietf-mls-\n"+
+			"extensions), always a PublicMessage. Any other member's next commit (mls group\n"+
+			"commit) removes this client without its help; processing that commit reports\n"+
+			"removed_self. Every member must support SelfRemove.")
+	state := c.stateFlag()
+	group := c.groupFlag()
+	outFile := c.fs.String("out", "", "where to write the proposal `file`")
+	if err := c.parse(args, out, "state", "group", "out"); err != nil {
+		return err
+	}
+	cl, g, err := openGroup(*state, *group)
+	if err != nil {
+		return err
+	}
+	defer cl.close()
+	m, err := g.Leave()
 	if err != nil {
 		return err
 	}
@@ -705,7 +735,7 @@ func cmdSend(args []string, out io.Writer) error {
 		return errors.New("send: give --text or --in, not both")
 	case *in != "":
 		var err error
-		if data, err = os.ReadFile(*in); err != nil {
+		if data, err = readInput(*in); err != nil {
 			return err
 		}
 	default:

@@ -17,6 +17,7 @@ import (
 
 	"github.com/arbormls/mls"
 	"github.com/arbormls/mls/ciphersuite"
+	"github.com/arbormls/mls/dirstore"
 	"github.com/arbormls/mls/dsclient"
 )
 
@@ -35,6 +36,8 @@ subcommands:
   create    --group NAME               create a group and claim its name at the server
   invite    --group NAME USER...       add every client of each USER
   send      --group NAME TEXT...       send a message
+  leave     --group NAME               propose this client's removal (SelfRemove);
+                                       the next member to commit removes it
   sync      [--wait DURATION]          process the inbox; report what happened (JSON)
   chat      --group NAME               live chat (same as mls chat)
 
@@ -47,6 +50,7 @@ var dsCommands = map[string]func(args []string, out io.Writer) error{
 	"create":   cmdDSCreate,
 	"invite":   cmdDSInvite,
 	"send":     cmdDSSend,
+	"leave":    cmdDSLeave,
 	"sync":     cmdDSSync,
 	"chat":     cmdChat,
 }
@@ -151,8 +155,10 @@ func openGroupSession(state, name string) (*session, []byte, error) {
 	return s, gid, nil
 }
 
-// dirstoreMaxID is the longest group ID a state folder holds.
-const dirstoreMaxID = 127
+// dirstoreMaxID is the longest group ID a state folder holds, which is
+// also the longest mlsd serves (dsclient.MaxGroupIDLen; a test checks
+// they agree).
+const dirstoreMaxID = dirstore.MaxIDLen
 
 // group returns the group gid, loaded once; nil if the state folder does
 // not hold it.
@@ -627,6 +633,60 @@ func cmdDSSend(args []string, out io.Writer) error {
 	return writeJSON(out, map[string]any{"group": *name, "epoch": g.Epoch(), "delivered": n, "events": nonNil(events)})
 }
 
+func cmdDSLeave(args []string, out io.Writer) error {
+	c := newCommand("ds leave", "--state DIR --group NAME",
+		"Leave the group: send a SelfRemove proposal, which the next member to commit\n"+
+			"(any mls ds send or invite) commits without this client. mls ds sync then\n"+
+			"reports the commit with removed_self.")
+	state := c.stateFlag()
+	name := c.groupNameFlag()
+	if err := c.parse(args, out, "state", "group"); err != nil {
+		return err
+	}
+	s, gid, err := openGroupSession(*state, *name)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*requestTimeout)
+	defer cancel()
+	var events []event
+	for attempt := 0; ; attempt++ {
+		g, err := s.mustGroup(gid)
+		if err != nil {
+			return err
+		}
+		evs, err := s.settle(ctx, g)
+		events = append(events, evs...)
+		if err != nil {
+			return err
+		}
+		m, err := g.Leave()
+		if err != nil {
+			return err
+		}
+		if err := s.save(g); err != nil {
+			return err
+		}
+		_, err = s.ds.Send(ctx, gid, m)
+		var conflict *dsclient.ConflictError
+		if errors.As(err, &conflict) && attempt == 0 {
+			// A commit ended the epoch first: process it and propose again
+			// in the new epoch.
+			evs, err := s.sync(ctx, 0)
+			events = append(events, evs...)
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return writeJSON(out, map[string]any{"group": *name, "epoch": g.Epoch(), "events": nonNil(events)})
+	}
+}
+
 // send encrypts data for the group and delivers it. Proposals cached in
 // the epoch are committed first, as RFC 9420 section 12.4 asks before
 // application data. A message of an epoch the server no longer takes is
@@ -837,6 +897,12 @@ func (s *session) apply(im dsclient.InboxMessage) (event, error) {
 		return ev, fmt.Errorf("unexpected %v", msg.WireFormat())
 	}
 	ev.Group = textOrHex(gid)
+	if len(gid) > dirstoreMaxID {
+		// No state of such a group can be saved here, so it is no state
+		// error: the message is reported and skipped, and the inbox
+		// moves on (a server of the same limit never sends one).
+		return ev, fmt.Errorf("group ID of %d bytes: this client holds group IDs of at most %d", len(gid), dirstoreMaxID)
+	}
 	g, err := s.group(gid)
 	if err != nil {
 		return ev, stateError{err}

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/arbormls/mls"
+	"github.com/arbormls/mls/dsclient"
 )
 
 // The commands through a server are tested end to end, against mlsd, in
@@ -45,7 +48,8 @@ func TestDSErrors(t *testing.T) {
 	fails(t, "no TEXT to send", "ds", "send", "--state", alice, "--group", "team")
 	fails(t, "not printable text", "ds", "create", "--state", alice, "--group", "a\x1bb")
 	fails(t, "a group name is 1 to 127 bytes", "ds", "create", "--state", alice, "--group", strings.Repeat("g", 128))
-	fails(t, "unknown subcommand", "ds", "leave")
+	fails(t, "unknown subcommand", "ds", "depart")
+	fails(t, "--group", "ds", "leave", "--state", alice)
 	fails(t, "unexpected argument", "ds", "sync", "--state", alice, "extra")
 	if out := ok(t, "ds", "--help"); !strings.Contains(out, "invite    --group NAME USER...") {
 		t.Fatalf("ds --help:\n%s", out)
@@ -111,5 +115,46 @@ func TestReadLines(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "line longer than") {
 		t.Fatalf("no warning for the long line: %q", errOut.String())
+	}
+}
+
+// TestDSLongGroupIDSkipped: a message of a group whose ID is longer than
+// the state folder holds is reported as an error event and skipped, and
+// the inbox position moves past it; before, loading its group failed as
+// a state error and stopped every later sync at that message. The limit
+// is the one mlsd serves.
+func TestDSLongGroupIDSkipped(t *testing.T) {
+	if dirstoreMaxID != dsclient.MaxGroupIDLen {
+		t.Fatalf("the state folder holds group IDs of %d bytes, mlsd serves %d", dirstoreMaxID, dsclient.MaxGroupIDLen)
+	}
+	state := filepath.Join(t.TempDir(), "alice")
+	ok(t, "init", "--state", state, "--identity", "alice")
+	cl, err := openState(state, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.close()
+	s, err := newSession(cl, &serverInfo{URL: "http://127.0.0.1:1", ClientID: "alice-1", User: "alice", Suite: 1, Registered: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{dirstoreMaxID + 1, 255} {
+		msg := &mls.MLSMessage{PrivateMessage: &mls.PrivateMessage{GroupID: bytes.Repeat([]byte{7}, n), Epoch: 1,
+			ContentType: mls.ContentTypeApplication, EncryptedSenderData: []byte{1}, Ciphertext: []byte{2}}}
+		data, err := msg.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq := uint64(n)
+		evs, err := s.process(dsclient.InboxMessage{Seq: seq, Message: data})
+		if err != nil {
+			t.Fatalf("group ID of %d bytes stops the inbox: %v", n, err)
+		}
+		if len(evs) != 1 || evs[0].Kind != "error" || !strings.Contains(evs[0].Error, "at most 127") {
+			t.Fatalf("group ID of %d bytes: events %+v", n, evs)
+		}
+		if s.srv.Seq != seq {
+			t.Fatalf("position %d after the skipped message %d", s.srv.Seq, seq)
+		}
 	}
 }

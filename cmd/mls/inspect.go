@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"unicode"
 	"unicode/utf8"
 
@@ -74,7 +73,7 @@ func cmdInspect(args []string, out io.Writer) error {
 	if len(c.pos) != 1 {
 		return fmt.Errorf("inspect: give exactly one FILE (see mls inspect --help)")
 	}
-	data, err := os.ReadFile(c.pos[0])
+	data, err := readInput(c.pos[0])
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@
 //	mls init --state DIR --identity NAME
 //	mls keypackage --state DIR [--suite N] [--last-resort] --out FILE
 //	mls psk --state DIR --id HEX --secret HEX
-//	mls group create|add|commit|propose|join|external-join|process|info|export ...
+//	mls group create|add|commit|propose|leave|join|external-join|process|info|export ...
 //	mls send --state DIR --group HEX (--text STR | --in FILE) --out FILE
 //	mls recv --state DIR --group HEX --in FILE
 //	mls ds register|publish|create|invite|send|sync|chat ...   through an mlsd server
@@ -39,8 +39,8 @@ client commands (one client per --state folder):
   init        create a client with a basic credential
   keypackage  make a KeyPackage and keep its private keys
   psk         store an external pre-shared key
-  group       create, add, commit, propose, join, external-join, process,
-              info, export
+  group       create, add, commit, propose, leave, join, external-join,
+              process, info, export
   send        encrypt an application message
   recv        decrypt an application message to standard output
 
@@ -67,6 +67,7 @@ subcommands:
   join           join a group from a Welcome
   external-join  join a group by external commit from a GroupInfo
   propose        send a proposal (add, remove, update, psk)
+  leave          propose this client's own removal (SelfRemove)
   process        process a commit or proposal from another member
   info           report the group's state; write a GroupInfo
   export         derive a secret with the MLS exporter
@@ -98,6 +99,7 @@ var groupCommands = map[string]func(args []string, out io.Writer) error{
 	"external-join": cmdGroupExternalJoin,
 	"process":       cmdGroupProcess,
 	"propose":       cmdGroupPropose,
+	"leave":         cmdGroupLeave,
 	"info":          cmdGroupInfo,
 	"export":        cmdGroupExport,
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/arbormls/mls/ciphersuite"
 	"github.com/arbormls/mls/dirstore"
@@ -376,6 +377,32 @@ func TestScenario(t *testing.T) {
 	}
 	fails(t, "left it at epoch", "group", "join", "--state", w.state("dave"), "--welcome", w.file("welcome2"), "--tree", w.file("tree5"))
 
+	// Erin leaves by SelfRemove; Carol commits it without her.
+	for _, n := range []string{"carol", "erin"} {
+		if r := w.process(n, gid, "c7"); r.NewEpoch == nil {
+			t.Fatalf("%s processed %+v", n, r)
+		}
+	}
+	ok(t, "group", "leave", "--state", w.state("erin"), "--group", gid, "--out", w.file("leave"))
+	fails(t, "self_remove_once_per_epoch", "group", "leave", "--state", w.state("erin"), "--group", gid, "--out", w.file("leave2"))
+	for _, n := range []string{"alice", "carol"} {
+		if r := w.process(n, gid, "leave"); r.Kind != "proposal" || r.ProposalType != "self_remove" || r.Sender != "member" {
+			t.Fatalf("%s processed %+v", n, r)
+		}
+	}
+	var lv changeRep
+	okJSON(t, &lv, "group", "commit", "--state", w.state("carol"), "--group", gid, "--commit-out", w.file("c8"))
+	if identities(lv.Removed) != "3:erin" {
+		t.Fatalf("leave committed as %+v", lv)
+	}
+	if r := w.process("erin", gid, "c8"); r.NewEpoch == nil || !r.NewEpoch.RemovedSelf {
+		t.Fatalf("erin processed %+v", r)
+	}
+	w.process("alice", gid, "c8")
+	if info := w.agree(gid, "alice", "carol"); identities(info.Members) != "0:alice 2:carol" {
+		t.Fatalf("members after leave %+v", info.Members)
+	}
+
 	t.Run("inspect", func(t *testing.T) { testInspect(t, w, gid) })
 }
 
@@ -401,7 +428,9 @@ func testInspect(t *testing.T, w *world, gid string) {
 		get(kp, "key_package", "leaf_node", "credential", "identity_text") != "dave" {
 		t.Errorf("key package: %v", kp)
 	}
-	if exts := get(kp, "key_package", "extensions").([]any); len(exts) != 1 || get(exts[0], "extension_type", "name") != "last_resort" {
+	// last_resort, then a GREASE extension (RFC 9420 section 13.5).
+	if exts := get(kp, "key_package", "extensions").([]any); len(exts) != 2 || get(exts[0], "extension_type", "name") != "last_resort" ||
+		!isGREASE(get(exts[1], "extension_type", "value").(float64)) {
 		t.Errorf("key package extensions: %v", exts)
 	}
 	welcome := inspect("welcome1")
@@ -566,4 +595,49 @@ func TestErrors(t *testing.T) {
 	fails(t, "in use", "group", "info", "--state", w.state("alice"), "--group", g.GroupID)
 	st.Close()
 	ok(t, "group", "info", "--state", w.state("alice"), "--group", g.GroupID)
+}
+
+// TestInputLimits: every file the tool reads whole is bounded, so a huge
+// file or an endless device fails at once with a clear error instead of
+// exhausting memory.
+func TestInputLimits(t *testing.T) {
+	start := time.Now()
+	fails(t, "/dev/zero: input larger than the limit of 64 MiB (set MLS_MAX_INPUT", "inspect", "/dev/zero")
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("mls inspect /dev/zero took %v", d)
+	}
+
+	w := newWorld(t, "alice")
+	var g groupRep
+	okJSON(t, &g, "group", "create", "--state", w.state("alice"))
+	big := w.file("big")
+	if err := os.WriteFile(big, make([]byte, 1001), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"MLS_MAX_INPUT=1000"}
+	for _, args := range [][]string{
+		{"inspect", big},
+		{"group", "process", "--state", w.state("alice"), "--group", g.GroupID, "--in", big},
+		{"send", "--state", w.state("alice"), "--group", g.GroupID, "--in", big, "--out", w.file("x")},
+		{"group", "join", "--state", w.state("alice"), "--welcome", big},
+	} {
+		_, errOut, err := run(env, args...)
+		if err == nil || !strings.Contains(errOut, big+": input larger than the limit of 1000 bytes") {
+			t.Errorf("mls %s with MLS_MAX_INPUT=1000: %v, %q", strings.Join(args, " "), err, errOut)
+		}
+	}
+	// At the limit the file is read (and refused for what it holds).
+	if err := os.WriteFile(big, make([]byte, 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, _ := run(env, "inspect", big); !strings.Contains(errOut, "neither an MLSMessage") {
+		t.Errorf("a file at the limit: %q", errOut)
+	}
+}
+
+// isGREASE reports whether v is a GREASE code point of RFC 9420 section
+// 13.5: 0x?A?A with the same nibble twice, 0xFAFA excluded.
+func isGREASE(v float64) bool {
+	x := uint16(v)
+	return float64(x) == v && x&0x0F0F == 0x0A0A && x>>12 == x>>4&0xF && x != 0xFAFA
 }

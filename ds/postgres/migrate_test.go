@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -49,4 +51,32 @@ func TestMigrateFromV1(t *testing.T) {
 	check, _ := sql.Open("pgx", dsn)
 	defer check.Close()
 	storetest.CheckUpgradeFromV1(t, s, check, before, len(migrations))
+}
+
+// TestMigrateFromV3 upgrades a database of schema version 3, with one copy
+// of each message per recipient, to the group logs of version 4.
+func TestMigrateFromV3(t *testing.T) {
+	ctx := context.Background()
+	dsn := storetest.PostgresDSN(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v3, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "postgres", Dollar: true, Migrations: migrations[:3]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.FillV3(t, func(q string, args ...any) error {
+		n := 0
+		q = regexp.MustCompile(`\?`).ReplaceAllStringFunc(q, func(string) string { n++; return "$" + strconv.Itoa(n) })
+		_, err := db.Exec(q, args...)
+		return err
+	})
+	v3.Close()
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.CheckUpgradeFromV3(t, s)
 }

@@ -51,3 +51,26 @@ func TestMigrateFromV1(t *testing.T) {
 	defer check.Close()
 	storetest.CheckUpgradeFromV1(t, s, check, before, len(migrations))
 }
+
+// TestMigrateFromV3 upgrades a database of schema version 3, with one copy
+// of each message per recipient, to the group logs of version 4.
+func TestMigrateFromV3(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ds.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v3, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "sqlite", Migrations: migrations[:3]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.FillV3(t, func(q string, args ...any) error { _, err := db.Exec(q, args...); return err })
+	v3.Close()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.CheckUpgradeFromV3(t, s)
+}

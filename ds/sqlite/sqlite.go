@@ -74,7 +74,38 @@ var migrations = []string{
 	);
 	INSERT INTO users (name, clients) SELECT user_name, COUNT(*) FROM clients GROUP BY user_name;
 	ALTER TABLE clients ADD COLUMN vouched_by TEXT;`,
-	// 4: the state of the public observer (mls.PublicGroup) that follows
+	// 4: one copy per message. A group's messages go once into its log,
+	// read by each member from where it joined (and up to where it left);
+	// the inbox keeps Welcomes and direct deliveries; clients.acked is a
+	// client's cursor. Every number comes from log_seq, which starts
+	// above every number handed out before, so a client's saved position
+	// stays valid and the inbox rows kept read on in order.
+	`CREATE TABLE log_seq (
+		id INTEGER PRIMARY KEY,
+		value BIGINT NOT NULL
+	);
+	INSERT INTO log_seq (id, value) SELECT 1, COALESCE(MAX(v), 0) FROM (
+		SELECT MAX(inbox_seq) AS v FROM clients UNION ALL SELECT MAX(seq) FROM inbox) t;
+	CREATE TABLE group_log (
+		group_id BLOB NOT NULL REFERENCES groups(id),
+		seq BIGINT NOT NULL,
+		sender TEXT NOT NULL,
+		data BLOB NOT NULL,
+		size BIGINT NOT NULL,
+		created BIGINT NOT NULL,
+		PRIMARY KEY (group_id, seq)
+	);
+	CREATE INDEX group_log_sender ON group_log(sender);
+	ALTER TABLE groups ADD COLUMN log_bytes BIGINT NOT NULL DEFAULT 0;
+	ALTER TABLE members ADD COLUMN joined BIGINT NOT NULL DEFAULT 0;
+	ALTER TABLE members ADD COLUMN left_at BIGINT;
+	UPDATE members SET joined = (SELECT value FROM log_seq WHERE id = 1);
+	CREATE INDEX members_client ON members(client_id);
+	ALTER TABLE clients ADD COLUMN acked BIGINT NOT NULL DEFAULT 0;
+	ALTER TABLE clients ADD COLUMN sent_bytes BIGINT NOT NULL DEFAULT 0;
+	ALTER TABLE inbox ADD COLUMN size BIGINT NOT NULL DEFAULT 0;
+	UPDATE inbox SET size = LENGTH(data);`,
+	// 5: the state of the public observer (mls.PublicGroup) that follows
 	// each verified group, with a version that makes its updates
 	// conditional; the verified ratchet trees of its recent epochs, which
 	// joiners fetch.
@@ -90,6 +121,9 @@ var migrations = []string{
 		PRIMARY KEY (group_id, epoch)
 	);`,
 }
+
+// readConns bounds the connections that read inboxes.
+const readConns = 4
 
 // Store is a ds.Store in one SQLite file.
 type Store = sqlstore.Store
@@ -116,9 +150,23 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// them queue in database/sql instead, in order; the busy timeout
 	// then only matters across processes sharing the file.
 	db.SetMaxOpenConns(1)
-	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "sqlite", Migrations: migrations})
+	// Readers of the inbox get connections of their own, which WAL runs
+	// beside the writer: thousands of clients woken by one message read
+	// at once rather than queueing on the writing connection.
+	rq := url.Values{}
+	rq.Add("_pragma", "busy_timeout(10000)")
+	rq.Add("_pragma", "query_only(1)")
+	rdb, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
 	if err != nil {
 		db.Close()
+		return nil, fmt.Errorf("mls: ds: sqlite: %w", err)
+	}
+	rdb.SetMaxOpenConns(readConns)
+	rdb.SetMaxIdleConns(readConns)
+	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "sqlite", Migrations: migrations, Greatest: "MAX", ReadDB: rdb})
+	if err != nil {
+		db.Close()
+		rdb.Close()
 		return nil, err
 	}
 	return s, nil

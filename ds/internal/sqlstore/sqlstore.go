@@ -7,9 +7,12 @@
 //     transaction locked (SQLite: BEGIN IMMEDIATE; PostgreSQL: FOR UPDATE
 //     SKIP LOCKED);
 //   - one use per nonce: the primary key of nonces;
-//   - inbox order: each client's sequence counter is a row updated in the
-//     delivering transaction, so numbers are handed out in commit order and
-//     a reader never skips a message committed later with a lower number.
+//   - read order: every delivery takes its number from one counter row
+//     (log_seq), updated last in the delivering transaction and held
+//     locked until it commits, so numbers are handed out in commit order
+//     and a reader never skips a message committed later with a lower
+//     number. A message to a group is one row of the group's log, read by
+//     every member from its cursor (see log.go).
 package sqlstore
 
 import (
@@ -17,9 +20,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/arbormls/mls/ds"
@@ -31,11 +35,21 @@ type Dialect struct {
 	Name string
 	// Dollar rewrites ? placeholders to $1, $2, ...
 	Dollar bool
-	// ForShare is the clause that share-locks the rows a SELECT reads
-	// until the transaction ends (" FOR SHARE" in PostgreSQL); empty
-	// where write transactions are serialized anyway (SQLite's BEGIN
+	// ForUpdate is the clause that locks the rows a SELECT reads until
+	// the transaction ends (" FOR UPDATE" in PostgreSQL); empty where
+	// write transactions are serialized anyway (SQLite's BEGIN
 	// IMMEDIATE).
-	ForShare string
+	ForUpdate string
+	// Greatest is the function of the larger of two values (GREATEST in
+	// PostgreSQL, MAX in SQLite).
+	Greatest string
+	// Notify, when set, is the statement run in a delivering transaction
+	// to tell other processes of the delivery (its one argument is the
+	// payload, EncodeWake's); set with CrossProcess.
+	Notify string
+	// CrossProcess says the store hears of deliveries made by other
+	// processes (its caller feeds them to Publish).
+	CrossProcess bool
 	// Migrations are the schema versions in order; Migrations[i] brings
 	// the schema from version i to i+1. Append, never edit.
 	Migrations []string
@@ -47,12 +61,29 @@ type Dialect struct {
 	MigrateLock string
 	// Closer, when set, is called by Close after the database is closed.
 	Closer func() error
+	// ReadDB, when set, serves the reads of waiting clients (Inbox,
+	// ClientGroups): SQLite's one writing connection would queue them
+	// behind each other, while its WAL lets several readers run at once.
+	// The Store closes it.
+	ReadDB *sql.DB
 }
 
 // Store is a ds.Store in a SQL database.
 type Store struct {
-	db *sql.DB
-	d  Dialect
+	db  *sql.DB
+	rdb *sql.DB // reads of waiting clients: d.ReadDB, or db
+	d   Dialect
+
+	// inboxStmt is the read of Inbox, prepared once: parsing it again
+	// for each of thousands of woken readers costs more than running it.
+	inboxOnce sync.Once
+	inboxStmt *sql.Stmt
+	inboxErr  error
+
+	// queries counts the statements, begins and commits sent to the
+	// database, for tests and benchmarks that check what idle costs.
+	queries atomic.Uint64
+	hub     hub
 }
 
 var _ ds.Store = (*Store)(nil)
@@ -60,7 +91,10 @@ var _ ds.Store = (*Store)(nil)
 // New returns a Store on db, after migrating its schema to the latest
 // version of d.
 func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
-	s := &Store{db: db, d: d}
+	s := &Store{db: db, rdb: db, d: d}
+	if d.ReadDB != nil {
+		s.rdb = d.ReadDB
+	}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -124,18 +158,44 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	return v, err
 }
 
+// Queries returns how many statements, begins and commits the store has
+// sent to its database.
+func (s *Store) Queries() uint64 { return s.queries.Load() }
+
 // tx runs f in one transaction, committed when f returns nil.
 func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
+	return s.wakeTx(ctx, func(tx *sql.Tx, _ *ds.Wake) error { return f(tx) })
+}
+
+// wakeTx runs f in one transaction, committed when f returns nil; what f
+// adds to its Wake is told to other processes in the transaction (when
+// the dialect notifies) and to this process's subscribers after the
+// commit.
+func (s *Store) wakeTx(ctx context.Context, f func(*sql.Tx, *ds.Wake) error) error {
+	s.queries.Add(1)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("mls: ds: %s: %w", s.d.Name, err)
 	}
-	if err := f(tx); err != nil {
+	var w ds.Wake
+	err = f(tx, &w)
+	if err == nil && s.d.Notify != "" && (len(w.Groups) > 0 || len(w.Clients) > 0) {
+		for _, p := range EncodeWake(s.hub.origin(), w) {
+			if _, err = s.exec(ctx, tx, s.d.Notify, p); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
 		tx.Rollback()
 		return err
 	}
+	s.queries.Add(1)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("mls: ds: %s: %w", s.d.Name, err)
+	}
+	if len(w.Groups) > 0 || len(w.Clients) > 0 {
+		s.hub.publish(w)
 	}
 	return nil
 }
@@ -143,6 +203,12 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 // Close closes the database.
 func (s *Store) Close() error {
 	err := s.db.Close()
+	if s.inboxStmt != nil {
+		s.inboxStmt.Close()
+	}
+	if s.rdb != s.db {
+		err = errors.Join(err, s.rdb.Close())
+	}
 	if s.d.Closer != nil {
 		err = errors.Join(err, s.d.Closer())
 	}
@@ -160,6 +226,7 @@ type db interface {
 
 // exec runs a statement and returns how many rows it changed.
 func (s *Store) exec(ctx context.Context, d db, query string, args ...any) (int64, error) {
+	s.queries.Add(1)
 	res, err := d.ExecContext(ctx, s.q(query), args...)
 	if err != nil {
 		return 0, err
@@ -168,11 +235,13 @@ func (s *Store) exec(ctx context.Context, d db, query string, args ...any) (int6
 }
 
 func (s *Store) row(ctx context.Context, d db, query string, args ...any) *sql.Row {
+	s.queries.Add(1)
 	return d.QueryRowContext(ctx, s.q(query), args...)
 }
 
 // strings returns the one text column of a query's rows.
 func (s *Store) strings(ctx context.Context, d db, query string, args ...any) ([]string, error) {
+	s.queries.Add(1)
 	rows, err := d.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, err
@@ -349,14 +418,14 @@ func (s *Store) Epoch(ctx context.Context, groupID []byte) (uint64, error) {
 // IsMember implements ds.Store.
 func (s *Store) IsMember(ctx context.Context, groupID []byte, clientID string) (bool, error) {
 	var n int
-	err := s.row(ctx, s.db, `SELECT COUNT(*) FROM members WHERE group_id = ? AND client_id = ?`, groupID, clientID).Scan(&n)
+	err := s.row(ctx, s.db, `SELECT COUNT(*) FROM members WHERE group_id = ? AND client_id = ? AND left_at IS NULL`, groupID, clientID).Scan(&n)
 	return n > 0, err
 }
 
 // Leaf implements ds.Store.
 func (s *Store) Leaf(ctx context.Context, groupID []byte, clientID string) (uint32, bool, error) {
 	var leaf sql.NullInt64
-	err := s.row(ctx, s.db, `SELECT leaf FROM members WHERE group_id = ? AND client_id = ?`, groupID, clientID).Scan(&leaf)
+	err := s.row(ctx, s.db, `SELECT leaf FROM members WHERE group_id = ? AND client_id = ? AND left_at IS NULL`, groupID, clientID).Scan(&leaf)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, ds.ErrNotMember
 	}
@@ -375,263 +444,7 @@ func (s *Store) ClientByKey(ctx context.Context, signatureKey []byte) (string, e
 
 // Members implements ds.Store.
 func (s *Store) Members(ctx context.Context, groupID []byte) ([]string, error) {
-	return s.strings(ctx, s.db, `SELECT client_id FROM members WHERE group_id = ? ORDER BY client_id`, groupID)
-}
-
-// AcceptCommit implements ds.Store.
-func (s *Store) AcceptCommit(ctx context.Context, c *ds.Commit) (uint64, []string, error) {
-	if c.Epoch >= 1<<63-1 {
-		return 0, nil, &ds.EpochConflictError{}
-	}
-	var recipients []string
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		recipients = nil // a retried transaction starts again
-		// The epoch = expected condition is the whole of the ordering
-		// rule: of concurrent commits for one epoch, one updates the row.
-		update, args := `UPDATE groups SET epoch = epoch + 1 WHERE id = ? AND epoch = ?`, []any{c.GroupID, int64(c.Epoch)}
-		if c.Reset {
-			update, args = `UPDATE groups SET epoch = ? WHERE id = ? AND epoch > ?`, []any{int64(c.Epoch) + 1, c.GroupID, int64(c.Epoch)}
-		}
-		n, err := s.exec(ctx, tx, update, args...)
-		if err != nil {
-			return err
-		}
-		out := map[string][]byte{}
-		if n == 0 {
-			created := int64(0)
-			if c.Epoch == 0 && !c.External {
-				// A new group: its creator's first commit. ON CONFLICT
-				// waits for a concurrent creator and then does nothing.
-				if created, err = s.exec(ctx, tx, `INSERT INTO groups (id, epoch) VALUES (?, 1) ON CONFLICT DO NOTHING`, c.GroupID); err != nil {
-					return err
-				}
-			}
-			if created == 0 {
-				var cur int64
-				err := s.row(ctx, tx, `SELECT epoch FROM groups WHERE id = ?`, c.GroupID).Scan(&cur)
-				if errors.Is(err, sql.ErrNoRows) {
-					return ds.ErrNotFound
-				} else if err != nil {
-					return err
-				}
-				return &ds.EpochConflictError{Current: uint64(cur)}
-			}
-			if _, err := s.exec(ctx, tx, `INSERT INTO members (group_id, client_id) VALUES (?, ?)`, c.GroupID, c.Sender); err != nil {
-				return err
-			}
-		} else {
-			ms, err := s.strings(ctx, tx, `SELECT client_id FROM members WHERE group_id = ? ORDER BY client_id`, c.GroupID)
-			if err != nil {
-				return err
-			}
-			if !c.External && !contains(ms, c.Sender) {
-				return ds.ErrNotMember
-			}
-			for _, m := range ms {
-				if m != c.Sender {
-					out[m] = c.Commit
-				}
-			}
-		}
-		for _, r := range c.Removed {
-			if _, err := s.exec(ctx, tx, `DELETE FROM members WHERE group_id = ? AND client_id = ?`, c.GroupID, r); err != nil {
-				return err
-			}
-		}
-		newMembers := c.NewMembers
-		if c.External {
-			newMembers = append([]string{c.Sender}, newMembers...)
-		}
-		for _, m := range newMembers {
-			if _, err := s.exec(ctx, tx, `INSERT INTO members (group_id, client_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, c.GroupID, m); err != nil {
-				return err
-			}
-		}
-		if c.Leaves != nil {
-			if _, err := s.exec(ctx, tx, `DELETE FROM members WHERE group_id = ?`, c.GroupID); err != nil {
-				return err
-			}
-			for m, leaf := range c.Leaves {
-				if _, err := s.exec(ctx, tx, `INSERT INTO members (group_id, client_id, leaf) VALUES (?, ?, ?)`, c.GroupID, m, int64(leaf)); err != nil {
-					return err
-				}
-			}
-		}
-		if c.Welcome != nil {
-			for _, m := range c.NewMembers {
-				out[m] = c.Welcome
-			}
-		}
-		if c.GroupInfo != nil {
-			if _, err := s.exec(ctx, tx, `UPDATE groups SET group_info = ? WHERE id = ?`, c.GroupInfo, c.GroupID); err != nil {
-				return err
-			}
-		}
-		if err := s.putObserver(ctx, tx, c); err != nil {
-			return err
-		}
-		for m := range out {
-			recipients = append(recipients, m)
-		}
-		sort.Strings(recipients)
-		return s.deliver(ctx, tx, out)
-	})
-	if err != nil {
-		return 0, nil, err
-	}
-	return c.Epoch + 1, recipients, nil
-}
-
-func contains(list []string, s string) bool {
-	i := sort.SearchStrings(list, s)
-	return i < len(list) && list[i] == s
-}
-
-// LatestGroupInfo implements ds.Store.
-func (s *Store) LatestGroupInfo(ctx context.Context, groupID []byte) ([]byte, error) {
-	var gi []byte
-	err := s.row(ctx, s.db, `SELECT group_info FROM groups WHERE id = ?`, groupID).Scan(&gi)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && gi == nil) {
-		return nil, ds.ErrNotFound
-	}
-	return gi, err
-}
-
-// deliver appends to the inbox of each client of out its message. The
-// clients' counter rows are locked in sorted order, so two deliveries
-// never wait on each other in a cycle.
-func (s *Store) deliver(ctx context.Context, tx *sql.Tx, out map[string][]byte) error {
-	to := make([]string, 0, len(out))
-	for c := range out {
-		to = append(to, c)
-	}
-	sort.Strings(to)
-	now := time.Now().Unix()
-	for _, c := range to {
-		var seq int64
-		err := s.row(ctx, tx, `UPDATE clients SET inbox_seq = inbox_seq + 1 WHERE id = ? RETURNING inbox_seq`, c).Scan(&seq)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ds.ErrNotFound
-		} else if err != nil {
-			return err
-		}
-		if _, err := s.exec(ctx, tx, `INSERT INTO inbox (client_id, seq, data, created) VALUES (?, ?, ?, ?)`, c, seq, out[c], now); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Deliver implements ds.Store.
-func (s *Store) Deliver(ctx context.Context, to []string, data []byte) error {
-	out := make(map[string][]byte, len(to))
-	for _, c := range to {
-		out[c] = data
-	}
-	return s.tx(ctx, func(tx *sql.Tx) error { return s.deliver(ctx, tx, out) })
-}
-
-// SendToGroup implements ds.Store.
-func (s *Store) SendToGroup(ctx context.Context, groupID []byte, sender string, epoch, window uint64, data []byte) ([]string, error) {
-	var to []string
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		// The share lock makes a concurrent commit's UPDATE of this row
-		// wait for the delivery below, and this read wait for a commit
-		// already under way, so the epoch checked is the epoch delivered in.
-		var cur int64
-		err := s.row(ctx, tx, `SELECT epoch FROM groups WHERE id = ?`+s.d.ForShare, groupID).Scan(&cur)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ds.ErrNotFound
-		} else if err != nil {
-			return err
-		}
-		if c := uint64(cur); epoch > c || c-epoch > window {
-			return &ds.EpochConflictError{Current: c}
-		}
-		ms, err := s.strings(ctx, tx, `SELECT client_id FROM members WHERE group_id = ? ORDER BY client_id`, groupID)
-		if err != nil {
-			return err
-		}
-		if !contains(ms, sender) {
-			return ds.ErrNotMember
-		}
-		out := make(map[string][]byte, len(ms))
-		to = make([]string, 0, len(ms))
-		for _, m := range ms {
-			if m != sender {
-				out[m] = data
-				to = append(to, m)
-			}
-		}
-		return s.deliver(ctx, tx, out)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return to, nil
-}
-
-// Inbox implements ds.Store.
-func (s *Store) Inbox(ctx context.Context, clientID string, after uint64, limit int) ([]ds.Message, error) {
-	if after >= 1<<63 {
-		return nil, nil
-	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, data FROM inbox WHERE client_id = ? AND seq > ? ORDER BY seq LIMIT ?`), clientID, int64(after), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []ds.Message
-	size := 0
-	// Bytes bound a page too: 500 messages of the 1 MiB a body may hold
-	// would be half a gigabyte per poll. The first message always comes.
-	for size < ds.MaxInboxPageBytes && rows.Next() {
-		var m ds.Message
-		var seq int64
-		if err := rows.Scan(&seq, &m.Data); err != nil {
-			return nil, err
-		}
-		m.Seq = uint64(seq)
-		out = append(out, m)
-		size += len(m.Data)
-	}
-	return out, rows.Err()
-}
-
-// Ack implements ds.Store.
-func (s *Store) Ack(ctx context.Context, clientID string, upTo uint64) error {
-	upTo = min(upTo, 1<<63-1)
-	_, err := s.exec(ctx, s.db, `DELETE FROM inbox WHERE client_id = ? AND seq <= ?`, clientID, int64(upTo))
-	return err
-}
-
-// Collect implements ds.Collector.
-func (s *Store) Collect(ctx context.Context, o ds.GCOptions) (ds.GCResult, error) {
-	var r ds.GCResult
-	var err error
-	if r.Nonces, err = s.exec(ctx, s.db, `DELETE FROM nonces WHERE expires < ?`, o.Now.Unix()); err != nil {
-		return r, fmt.Errorf("mls: ds: %s: collecting nonces: %w", s.d.Name, err)
-	}
-	if o.InboxRetention > 0 {
-		if r.Inbox, err = s.exec(ctx, s.db, `DELETE FROM inbox WHERE created < ?`, o.Now.Add(-o.InboxRetention).Unix()); err != nil {
-			return r, fmt.Errorf("mls: ds: %s: collecting inbox messages: %w", s.d.Name, err)
-		}
-	}
-	if o.KeyPackageRetention > 0 {
-		cutoff := o.Now.Add(-o.KeyPackageRetention).Unix()
-		// A claimed KeyPackage is never handed out again; a last-resort
-		// one is handed out only while it is the client's newest.
-		n, err := s.exec(ctx, s.db, `DELETE FROM key_packages WHERE
-			(last_resort = 0 AND claimed = 1 AND claimed_at < ?)
-			OR (last_resort = 1 AND (claimed_at IS NULL OR claimed_at < ?)
-				AND EXISTS (SELECT 1 FROM key_packages n WHERE n.client_id = key_packages.client_id AND n.last_resort = 1 AND n.added > key_packages.added))`,
-			cutoff, cutoff)
-		r.KeyPackages = n
-		if err != nil {
-			return r, fmt.Errorf("mls: ds: %s: collecting KeyPackages: %w", s.d.Name, err)
-		}
-	}
-	return r, nil
+	return s.strings(ctx, s.db, `SELECT client_id FROM members WHERE group_id = ? AND left_at IS NULL ORDER BY client_id`, groupID)
 }
 
 // putObserver stores state, when not nil, as the group's observer state

@@ -22,7 +22,7 @@ import { join } from "node:path"
 import {
   createApplicationMessage, createCommit, createGroup, joinGroup, joinGroupExternal, processMessage,
   createGroupInfoWithExternalPubAndRatchetTree,
-  getCiphersuiteImpl, getCiphersuiteFromName, defaultCapabilities,
+  getCiphersuiteImpl, getCiphersuiteFromName, defaultCapabilities, defaultLifetime,
   emptyPskIndex, generateKeyPackage, encodeMlsMessage, decodeMlsMessage, mlsExporter, acceptAll,
 } from "ts-mls"
 // Not in ts-mls's index, but exported by its package (see rfcGroupInfo).
@@ -64,11 +64,9 @@ const run = (...args) => execFileSync(mls, args, { encoding: "utf8", env, stdio:
 const runJSON = (...args) => JSON.parse(run(...args))
 const enc = new TextEncoder(), dec = new TextDecoder()
 const hex = (b) => Buffer.from(b).toString("hex")
-// ts-mls's defaultLifetime never ends; Arbor refuses to add a KeyPackage
-// whose lifetime is longer than a year and a day (RFC 9420 section 7.2
-// wants a bound), so the ts-mls clients use a 30-day one.
-const now = BigInt(Math.floor(Date.now() / 1000))
-const lifetime = { notBefore: now - 3600n, notAfter: now + 30n * 86400n }
+// The ts-mls clients make their KeyPackages with ts-mls's own default
+// lifetime, [0, 2^63-1]: Arbor sets no maximum lifetime by default (RFC
+// 9420 section 7.2 leaves it to the application).
 
 // ts-mls 1.6.4 deviates from RFC 9420 section 12.4.3.2 in the external_pub
 // GroupInfo extension: its extension_data is the struct ExternalPub, whose
@@ -156,7 +154,7 @@ function helpers(suite, impl, f) {
     runJSON("group", "export", "--state", f(st), "--group", g, "--label", "interop", "--context", hex(enc.encode("ctx")), "--length", "32").exported_secret
   const keyPackage = async (identity) => {
     const kp = await generateKeyPackage({ credentialType: "basic", identity: enc.encode(identity) },
-      defaultCapabilities(), lifetime, [], impl)
+      defaultCapabilities(), defaultLifetime, [], impl)
     writeMessage(f(`${identity}.kp`), { wireformat: "mls_key_package", keyPackage: kp.publicPackage })
     return kp
   }
