@@ -53,6 +53,7 @@ type config struct {
 	maxWait         time.Duration
 	gc              ds.Maintenance
 	shutdownTimeout time.Duration
+	allowUnverified bool
 }
 
 func parseFlags(args []string, out io.Writer) (*config, error) {
@@ -83,6 +84,7 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.DurationVar(&c.gc.Every, "gc-every", time.Minute, "time between garbage collections of the store")
 	fs.DurationVar(&c.gc.GC.InboxRetention, "inbox-retention", 0, "delete inbox and group log messages unacknowledged this long (0: keep until acknowledged)")
 	fs.DurationVar(&c.gc.GC.KeyPackageRetention, "keypackage-retention", 7*24*time.Hour, "delete claimed (and replaced last-resort) KeyPackages this long after their claim (0: keep)")
+	fs.BoolVar(&c.allowUnverified, "allow-unverified-groups", false, "also serve groups whose handshakes are PrivateMessages, which the server cannot verify (see README)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long requests in flight may take to finish on SIGTERM")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -148,6 +150,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(net.Ad
 	srv.MaxBody = c.maxBody
 	srv.MaxWait = c.maxWait
 	srv.HideMetrics = c.metricsListen != ""
+	srv.AllowUnverified = c.allowUnverified
 
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {

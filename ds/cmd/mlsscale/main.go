@@ -161,6 +161,7 @@ func run(args []string, out io.Writer) error {
 	urls := make([]string, c.servers)
 	for i, st := range stores {
 		srv := ds.NewServer(st, log)
+		srv.AllowUnverified = true // the simulated members send PrivateMessage handshakes
 		if c.servers == 1 {
 			srv.PollInterval = -1 // one process alone on its store
 		}

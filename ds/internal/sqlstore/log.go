@@ -46,7 +46,11 @@ func (s *Store) AcceptCommit(ctx context.Context, c *ds.Commit) (uint64, []strin
 		recipients = nil // a retried transaction starts again
 		// The epoch = expected condition is the whole of the ordering
 		// rule: of concurrent commits for one epoch, one updates the row.
-		n, err := s.exec(ctx, tx, `UPDATE groups SET epoch = epoch + 1 WHERE id = ? AND epoch = ?`, c.GroupID, int64(c.Epoch))
+		update, args := `UPDATE groups SET epoch = epoch + 1 WHERE id = ? AND epoch = ?`, []any{c.GroupID, int64(c.Epoch)}
+		if c.Reset {
+			update, args = `UPDATE groups SET epoch = ? WHERE id = ? AND epoch > ?`, []any{int64(c.Epoch) + 1, c.GroupID, int64(c.Epoch)}
+		}
+		n, err := s.exec(ctx, tx, update, args...)
 		if err != nil {
 			return err
 		}
@@ -128,7 +132,7 @@ func (s *Store) AcceptCommit(ctx context.Context, c *ds.Commit) (uint64, []strin
 				return err
 			}
 		}
-		return nil
+		return s.putObserver(ctx, tx, c)
 	})
 	if err != nil {
 		return 0, nil, err
