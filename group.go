@@ -84,6 +84,9 @@ type Group struct {
 	// the first commit only (RFC 9420 section 12.1.4).
 	resumeFrom  *Group
 	resumeUsage ResumptionPSKUsage
+	// exporter is the current epoch's exporter tree (SafeExport); nil in
+	// an epoch restored from a version 1 state.
+	exporter *exporterTree
 }
 
 // pastEpoch is what a group keeps of an epoch that ended, for
@@ -255,6 +258,14 @@ func (g *Group) installEpoch(gc *GroupContext, gcBytes []byte, secrets *EpochSec
 	g.pc = pc
 	g.interim = interim
 	g.confirmationTag = tag
+	if g.exporter != nil {
+		g.exporter.erase()
+		g.exporter = nil
+	}
+	if root := secrets.applicationExportSecret; root != nil {
+		g.exporter = newExporterTree(g.suite, root)
+		secrets.applicationExportSecret = nil
+	}
 	return nil
 }
 
@@ -396,7 +407,8 @@ func (g *Group) EpochAuthenticator() []byte { return bytes.Clone(g.secrets.Epoch
 
 // Export returns MLS-Exporter(label, context, length) of the current
 // epoch (RFC 9420 section 8.5): a secret the members share, for use by
-// the application.
+// the application. It is not forward secure within the epoch; SafeExport
+// is.
 func (g *Group) Export(label string, context []byte, length int) ([]byte, error) {
 	if g.state == stateRemoved || g.state == stateErased {
 		return nil, ErrGroupInactive
@@ -552,5 +564,8 @@ func (g *Group) Erase() {
 	g.proposals.erase()
 	g.proposals = newProposalCache()
 	g.reinit, g.resumeFrom = nil, nil
+	if g.exporter != nil {
+		g.exporter.erase()
+	}
 	g.state = stateErased
 }
