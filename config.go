@@ -1,5 +1,11 @@
 package mls
 
+import (
+	"crypto"
+
+	"github.com/arbormls/mls/ciphersuite"
+)
+
 // Defaults of Config.
 const (
 	// DefaultPaddingBlock is the block size to which PrivateMessage
@@ -55,6 +61,14 @@ type Config struct {
 	// proposals, ratchet trees joined), which may expire in transit.
 	Lifetimes LifetimePolicy
 
+	// NoGREASE turns off GREASE (RFC 9420 section 13.5) in what the group
+	// makes: the random extension in the GroupInfos of its Welcomes and of
+	// GroupInfo, and the GREASE values of the leaves that CreateGroup,
+	// JoinExternal, ReInit and Branch make (KeyPackageOptions.NoGREASE).
+	// GREASE is on by default, as section 13.5 recommends, so that peers
+	// that wrongly refuse unknown values show up early.
+	NoGREASE bool
+
 	// BatchVerifyTree checks the leaf signatures of a ratchet tree joined
 	// (by Welcome or external commit) in Ed25519 batches, about three times
 	// faster: the bulk of joining a large group. It is off by default, and
@@ -85,6 +99,12 @@ type Config struct {
 	// answers resumption PSKs of its own current and kept past epochs.
 	// Nil means no such PSK is available.
 	PSKs PSKLookup
+
+	// Signers gives LoadGroup the crypto.Signer of a stored group whose
+	// identity's signing key is one (Suite.SigningKeyFromSigner), from the
+	// suite and the signature public key the state keeps in its place.
+	// Nil refuses such a state with ErrExternalSigningKey.
+	Signers func(suite ciphersuite.ID, publicKey []byte) (crypto.Signer, error)
 }
 
 // resolved returns a copy of c with the defaults filled in; c may be nil.

@@ -93,3 +93,43 @@ func ExampleLoadGroupFromStore() {
 	fmt.Printf("%s\n", r.Data)
 	// Output: still there?
 }
+
+// A Delivery Service follows a group with a PublicGroup: it checks every
+// commit as a member would, with no member secret, and knows the members
+// from the verified tree. The group sends its handshakes as
+// PublicMessages.
+func ExamplePublicGroup() {
+	const suite = ciphersuite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519
+	cfg := &mls.Config{PublicHandshake: true}
+	alice, _ := mls.NewBasicIdentity(suite, "alice")
+	bob, _ := mls.NewBasicIdentity(suite, "bob")
+	bobKP, _ := mls.NewKeyPackage(bob, nil)
+
+	group, _ := mls.CreateGroup(alice, cfg, nil)
+	info, _ := group.GroupInfo(nil)
+	server, err := mls.NewPublicGroup(info, nil, nil) // validates the tree as a joiner does
+	if err != nil {
+		panic(err)
+	}
+
+	commit, _ := group.Commit(mls.CommitOptions{Add: []*mls.KeyPackage{bobKP.KeyPackage}})
+	r, err := server.Process(commit.Commit) // before the server stores or forwards it
+	if err != nil {
+		panic(err)
+	}
+	group.MergePendingCommit()
+	fmt.Printf("epoch %d: %s added\n", r.NewEpoch.Epoch, r.NewEpoch.Added[0].Credential.Identity)
+	fmt.Println("same tree:", bytes.Equal(server.TreeHash(), group.TreeHash()))
+
+	// The state holds no secret; the server keeps it between requests.
+	state, _ := server.MarshalBinary()
+	server, _ = mls.LoadPublicGroup(state, nil)
+	for _, m := range server.Members() {
+		fmt.Println(m.Leaf, string(m.Credential.Identity))
+	}
+	// Output:
+	// epoch 1: bob added
+	// same tree: true
+	// 0 alice
+	// 1 bob
+}

@@ -58,35 +58,51 @@ const (
 // Delivery Service has accepted the commit. A Group is not safe for
 // concurrent use.
 type Group struct {
+	groupCore
+	id    *Identity
+	state groupState
+
+	secrets *EpochSecrets
+	pc      *ProtectionContext
+
+	pending *PendingCommit
+	past    []*pastEpoch // oldest first, at most cfg.MaxPastEpochs
+	// reinit is the ReInit proposal of the commit that closed the group.
+	reinit *ReInitProposal
+	// exporter is the current epoch's exporter tree (SafeExport); nil in
+	// an epoch restored from a version 1 state.
+	exporter *exporterTree
+}
+
+// groupCore is the public state of a group, which a member (Group) and
+// an observer (PublicGroup) both keep, and the owner of every rule of RFC
+// 9420 sections 12.1 to 12.4 that needs no secret: both apply each rule
+// through the same method.
+type groupCore struct {
 	cfg   Config
 	suite *ciphersuite.Suite
-	id    *Identity
-	self  LeafIndex
-	state groupState
+	// self is the member's own leaf; noLeaf for an observer, and for an
+	// external joiner until its commit gives it one.
+	self LeafIndex
 
 	tree    *RatchetTree
 	gc      GroupContext
 	gcBytes []byte
-	secrets *EpochSecrets
-	pc      *ProtectionContext
 	interim []byte
 	// confirmationTag is the tag of the commit that started the epoch (or
 	// of the group's creation), which GroupInfo carries.
 	confirmationTag []byte
 
 	proposals *proposalCache
-	pending   *PendingCommit
-	past      []*pastEpoch // oldest first, at most cfg.MaxPastEpochs
-	// reinit is the ReInit proposal of the commit that closed the group.
-	reinit *ReInitProposal
 	// resumeFrom is the group that a group being created by ReInit or
 	// Branch resumes, with the usage of its resumption PSK, allowed in
 	// the first commit only (RFC 9420 section 12.1.4).
 	resumeFrom  *Group
 	resumeUsage ResumptionPSKUsage
-	// exporter is the current epoch's exporter tree (SafeExport); nil in
-	// an epoch restored from a version 1 state.
-	exporter *exporterTree
+	// observer marks a PublicGroup, which cannot know whether its group
+	// resumes another: it lets resumption PSKs of usage reinit and branch
+	// through in epoch 0, where a member of a resumed group accepts them.
+	observer bool
 }
 
 // pastEpoch is what a group keeps of an epoch that ended, for
@@ -138,10 +154,7 @@ func CreateGroup(id *Identity, cfg *Config, opts *CreateOptions) (*Group, error)
 		return nil, err
 	}
 	s := g.suite
-	kpOpts := opts.Leaf
-	if kpOpts == nil {
-		kpOpts = &KeyPackageOptions{}
-	}
+	kpOpts := g.leafOptions(opts.Leaf)
 	// A KeyPackage's leaf is exactly what the creator's leaf needs: fresh
 	// keys, the credential, capabilities and a lifetime, signed.
 	kp, err := NewKeyPackage(id, kpOpts)
@@ -163,6 +176,9 @@ func CreateGroup(id *Identity, cfg *Config, opts *CreateOptions) (*Group, error)
 	}
 	exts := slices.Clone(opts.Extensions)
 	if err := checkGroupExtensions(exts); err != nil {
+		return nil, err
+	}
+	if err := checkSendable("GroupContext extensions", extensionTypes(exts)...); err != nil {
 		return nil, err
 	}
 	if err := tree.ValidateLeafNode(&leaf, LeafNodeSourceKeyPackage, groupID, 0, g.leafOpts(exts, 0, nil, false)); err != nil {
@@ -217,7 +233,7 @@ func newGroup(id *Identity, cfg *Config) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Group{cfg: c, suite: s, id: id, proposals: newProposalCache()}, nil
+	return &Group{groupCore: groupCore{cfg: c, suite: s, proposals: newProposalCache()}, id: id}, nil
 }
 
 // resolvedChecked is resolved with the checks a Config's values need.
@@ -368,8 +384,11 @@ func (g *Group) Identity() *Identity { return g.id }
 func (g *Group) Active() bool { return g.state == stateActive }
 
 // GroupContext returns a copy of the current GroupContext.
-func (g *Group) GroupContext() GroupContext {
-	gc := g.gc
+func (g *Group) GroupContext() GroupContext { return cloneGroupContext(&g.gc) }
+
+// cloneGroupContext returns a deep copy of gc.
+func cloneGroupContext(src *GroupContext) GroupContext {
+	gc := *src
 	gc.GroupID = bytes.Clone(gc.GroupID)
 	gc.TreeHash = bytes.Clone(gc.TreeHash)
 	gc.ConfirmedTranscriptHash = bytes.Clone(gc.ConfirmedTranscriptHash)
@@ -434,7 +453,9 @@ func (g *Group) ResumptionPSK(epoch uint64) ([]byte, error) {
 }
 
 // Members returns the members of the group in leaf order.
-func (g *Group) Members() []Member {
+func (g *Group) Members() []Member { return g.members() }
+
+func (g *groupCore) members() []Member {
 	members := make([]Member, 0, g.tree.NumMembers())
 	for i := range g.tree.NumLeaves() {
 		if m, ok := memberAt(g.tree, LeafIndex(i)); ok {
@@ -490,6 +511,9 @@ func (g *Group) groupInfo(signer *Identity, tree *RatchetTree, gc *GroupContext,
 		}
 		gi.Extensions = append(gi.Extensions, Extension{ExtensionType: ExtensionTypeExternalPub, ExtensionData: data})
 	}
+	if !g.cfg.NoGREASE {
+		gi.Extensions = append(gi.Extensions, greaseExtension())
+	}
 	if !outOfBand {
 		data, err := tree.MarshalBinary()
 		if err != nil {
@@ -501,6 +525,17 @@ func (g *Group) groupInfo(signer *Identity, tree *RatchetTree, gc *GroupContext,
 		return nil, err
 	}
 	return gi, nil
+}
+
+// leafOptions returns the options of a leaf the group makes for itself
+// (opts may be nil), with GREASE off when the Config says so.
+func (g *Group) leafOptions(opts *KeyPackageOptions) *KeyPackageOptions {
+	o := KeyPackageOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	o.NoGREASE = o.NoGREASE || g.cfg.NoGREASE
+	return &o
 }
 
 // GroupInfoOptions choose what GroupInfo includes.

@@ -351,7 +351,7 @@ func (g *Group) rotatedLeaf(prov *provisional, id *Identity) (*LeafNode, error) 
 // provisionalContext returns the provisional GroupContext of a commit
 // (RFC 9420 section 12.4.1): the new epoch, tree hash and extensions with
 // the old confirmed transcript hash.
-func (g *Group) provisionalContext(p *provisional) *GroupContext {
+func (g *groupCore) provisionalContext(p *provisional) *GroupContext {
 	return &GroupContext{
 		Version:                 g.gc.Version,
 		CipherSuite:             g.gc.CipherSuite,
@@ -369,15 +369,12 @@ func (g *Group) provisionalContext(p *provisional) *GroupContext {
 // confirmation tag and the interim transcript hash.
 func (g *Group) nextEpoch(prov *provisional, provGC *GroupContext, ac *AuthenticatedContent, initSecret, commitSecret []byte) (*nextEpoch, error) {
 	s := g.suite
-	confirmed, err := ConfirmedTranscriptHash(s, g.interim, ac)
-	if err != nil {
+	n := &nextEpoch{tree: prov.tree, reinit: prov.reinit}
+	var err error
+	if n.gc, n.gcBytes, err = g.nextContext(provGC, ac); err != nil {
 		return nil, err
 	}
-	n := &nextEpoch{tree: prov.tree, gc: *provGC, reinit: prov.reinit}
-	n.gc.ConfirmedTranscriptHash = confirmed
-	if n.gcBytes, err = n.gc.MarshalBinary(); err != nil {
-		return nil, err
-	}
+	confirmed := n.gc.ConfirmedTranscriptHash
 	pskSecret, err := ResolvePSKSecret(s, prov.psks, g.lookupPSK())
 	if err != nil {
 		return nil, err
@@ -392,6 +389,23 @@ func (g *Group) nextEpoch(prov *provisional, provGC *GroupContext, ac *Authentic
 		return nil, err
 	}
 	return n, nil
+}
+
+// nextContext returns the GroupContext of the epoch that the commit ac
+// starts, and its encoding: the provisional GroupContext provGC with the
+// confirmed transcript hash that covers ac (RFC 9420 section 8.2).
+func (g *groupCore) nextContext(provGC *GroupContext, ac *AuthenticatedContent) (GroupContext, []byte, error) {
+	confirmed, err := ConfirmedTranscriptHash(g.suite, g.interim, ac)
+	if err != nil {
+		return GroupContext{}, nil, err
+	}
+	gc := *provGC
+	gc.ConfirmedTranscriptHash = confirmed
+	enc, err := gc.MarshalBinary()
+	if err != nil {
+		return GroupContext{}, nil, err
+	}
+	return gc, enc, nil
 }
 
 // proposalsByValue turns the proposals opts asks for into a commit's

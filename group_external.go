@@ -271,9 +271,7 @@ func (g *Group) findCredential(c *Credential) (LeafIndex, error) {
 // index i of the provisional tree: fresh keys, the credential and the
 // capabilities (see NewKeyPackage). The path replaces the keys.
 func (g *Group) newLeaf(prov *provisional, i LeafIndex, opts *KeyPackageOptions) (*LeafNode, error) {
-	if opts == nil {
-		opts = &KeyPackageOptions{}
-	}
+	opts = g.leafOptions(opts)
 	kp, err := NewKeyPackage(g.id, opts)
 	if err != nil {
 		return nil, err

@@ -142,7 +142,7 @@ func treeOf(gi *GroupInfo, nodes TreeNodes) (*RatchetTree, error) {
 // and the GroupContext extensions, which every member (this client
 // included) must support. When kp is not nil, the client's leaf is the
 // one identical to kp's and becomes g.self.
-func (g *Group) adoptTree(tree *RatchetTree, gc *GroupContext, kp *KeyPackage) error {
+func (g *groupCore) adoptTree(tree *RatchetTree, gc *GroupContext, kp *KeyPackage) error {
 	g.gc = *gc
 	if !bytes.Equal(tree.TreeHash(), gc.TreeHash) {
 		return ErrTreeHashMismatch

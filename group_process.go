@@ -172,7 +172,7 @@ func (g *Group) memberKeys(t *RatchetTree) MemberKeyFunc {
 }
 
 // memberPtr returns the member at leaf of t, or nil.
-func (g *Group) memberPtr(t *RatchetTree, leaf LeafIndex) *Member {
+func (g *groupCore) memberPtr(t *RatchetTree, leaf LeafIndex) *Member {
 	m, ok := memberAt(t, leaf)
 	if !ok {
 		return nil
@@ -195,7 +195,18 @@ func (g *Group) processApplication(pc *ProtectionContext, t *RatchetTree, m *Pri
 }
 
 // receiveProposal validates and caches a proposal of the current epoch.
-func (g *Group) receiveProposal(ac *AuthenticatedContent) (*Received, error) {
+// A member's Policy sees it between the two (Group.receiveProposal).
+func (g *groupCore) receiveProposal(ac *AuthenticatedContent) (*Received, error) {
+	ref, err := g.checkReceivedProposal(ac)
+	if err != nil {
+		return nil, err
+	}
+	return g.cacheProposal(ac, ref), nil
+}
+
+// checkReceivedProposal validates a proposal of the current epoch and
+// returns its reference.
+func (g *groupCore) checkReceivedProposal(ac *AuthenticatedContent) ([]byte, error) {
 	c := &ac.Content
 	if c.Proposal.SelfRemove != nil && ac.WireFormat != WireFormatPublicMessage {
 		// So that external joiners can read it (draft-ietf-mls-extensions).
@@ -208,22 +219,36 @@ func (g *Group) receiveProposal(ac *AuthenticatedContent) (*Received, error) {
 	if err != nil {
 		return nil, err
 	}
-	ref := g.suite.MakeProposalRef(enc)
-	if err := g.policyProposal(c.Proposal, c.Sender, ref); err != nil {
-		return nil, err
-	}
+	return g.suite.MakeProposalRef(enc), nil
+}
+
+// cacheProposal keeps a validated proposal for the commits of its epoch.
+func (g *groupCore) cacheProposal(ac *AuthenticatedContent, ref []byte) *Received {
+	c := &ac.Content
 	g.proposals.add(&cachedProposal{ref: ref, proposal: c.Proposal, sender: c.Sender})
 	r := &Received{Kind: KindProposal, Epoch: c.Epoch, Sender: c.Sender, AuthenticatedData: c.AuthenticatedData, Proposal: c.Proposal, ProposalRef: ref}
 	if c.Sender.SenderType == SenderTypeMember {
 		r.Member = g.memberPtr(g.tree, c.Sender.LeafIndex)
 	}
-	return r, nil
+	return r
+}
+
+// receiveProposal validates a proposal, asks the Policy, and caches it.
+func (g *Group) receiveProposal(ac *AuthenticatedContent) (*Received, error) {
+	ref, err := g.checkReceivedProposal(ac)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.policyProposal(ac.Content.Proposal, ac.Content.Sender, ref); err != nil {
+		return nil, err
+	}
+	return g.cacheProposal(ac, ref), nil
 }
 
 // resolveProposals returns the proposals of commit c from committer: those
 // by value (not checked yet), and those by reference from the cache. An
 // unknown reference makes the commit invalid (RFC 9420 erratum 8815).
-func (g *Group) resolveProposals(c *Commit, committer Sender) ([]committedProposal, error) {
+func (g *groupCore) resolveProposals(c *Commit, committer Sender) ([]committedProposal, error) {
 	list := make([]committedProposal, len(c.Proposals))
 	for i, por := range c.Proposals {
 		if por.Proposal != nil {
@@ -244,9 +269,24 @@ func (g *Group) resolveProposals(c *Commit, committer Sender) ([]committedPropos
 	return list, nil
 }
 
-// processCommit applies a commit of the current epoch (RFC 9420 section
-// 12.4.2) and, if every check passes, moves to the new epoch.
-func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
+// stagedCommit is a commit of the current epoch that passed every rule
+// of RFC 9420 section 12.4.2 checked before its path is merged: its
+// proposals, validated and applied to a provisional state.
+type stagedCommit struct {
+	prov          *provisional
+	external      bool
+	committerLeaf LeafIndex
+	received      *Received
+	// list is the commit's resolved proposals, for a member's Policy.
+	list []committedProposal
+}
+
+// stageCommit checks the commit ac of the current epoch up to its path
+// (RFC 9420 section 12.4.2): the sender, the proposals (resolved,
+// validated as a list and one by one, applied to a copy of the tree in
+// the order of section 12.3), and that a path is present where one is
+// required. Members and observers both start here.
+func (g *groupCore) stageCommit(ac *AuthenticatedContent) (*stagedCommit, error) {
 	content := &ac.Content
 	commit := content.Commit
 	sender := content.Sender
@@ -273,18 +313,14 @@ func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
 	if err != nil {
 		return nil, err
 	}
-	merged := false
-	defer func() {
-		if !merged {
-			erasePrivateKeys(prov.tree, g.tree)
-		}
-	}()
 	if (external || pathRequired(list)) && commit.Path == nil {
+		erasePrivateKeys(prov.tree, g.tree)
 		return nil, commitErr(rulePathRequired, "commit without the path its proposals require")
 	}
 	committerLeaf := sender.LeafIndex
 	if external {
 		if committerLeaf, err = prov.tree.FreeLeaf(); err != nil {
+			erasePrivateKeys(prov.tree, g.tree)
 			return nil, err
 		}
 	}
@@ -292,6 +328,25 @@ func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
 	if !external {
 		received.Member = g.memberPtr(g.tree, sender.LeafIndex)
 	}
+	return &stagedCommit{prov: prov, external: external, committerLeaf: committerLeaf, received: received, list: list}, nil
+}
+
+// processCommit applies a commit of the current epoch (RFC 9420 section
+// 12.4.2) and, if every check passes, moves to the new epoch.
+func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
+	st, err := g.stageCommit(ac)
+	if err != nil {
+		return nil, err
+	}
+	prov, external, committerLeaf, received, list := st.prov, st.external, st.committerLeaf, st.received, st.list
+	content := &ac.Content
+	commit, sender := content.Commit, content.Sender
+	merged := false
+	defer func() {
+		if !merged {
+			erasePrivateKeys(prov.tree, g.tree)
+		}
+	}()
 	if prov.selfRemoved {
 		// The commit removes this client, which cannot decrypt the new
 		// epoch: the group ends here for it (section 12.4.2).
@@ -361,7 +416,7 @@ func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
 // checked as an update of the committer's previous leaf, or, for an
 // external commit, as a new member or as the successor of the member its
 // Remove replaces (section 12.2).
-func (g *Group) mergePath(prov *provisional, sender Sender, committerLeaf LeafIndex, path *UpdatePath) error {
+func (g *groupCore) mergePath(prov *provisional, sender Sender, committerLeaf LeafIndex, path *UpdatePath) error {
 	event, prev := CredentialEventUpdate, (*Credential)(nil)
 	switch {
 	case sender.SenderType == SenderTypeMember:

@@ -164,7 +164,9 @@ type PendingProposal struct {
 
 // PendingProposals returns the proposals cached in the current epoch, in
 // the order they were received.
-func (g *Group) PendingProposals() []PendingProposal {
+func (g *Group) PendingProposals() []PendingProposal { return g.pendingProposals() }
+
+func (g *groupCore) pendingProposals() []PendingProposal {
 	out := make([]PendingProposal, len(g.proposals.list))
 	for i, p := range g.proposals.list {
 		out[i] = PendingProposal{Ref: bytes.Clone(p.ref), Proposal: p.proposal, Sender: p.sender}
@@ -199,10 +201,15 @@ type committedProposal struct {
 // checkProposal checks one proposal against the current state, as a
 // received proposal (RFC 9420 section 12.1) or one proposed by value in a
 // commit. own is set when this client sends it.
-func (g *Group) checkProposal(p *Proposal, sender Sender, own bool) error {
+func (g *groupCore) checkProposal(p *Proposal, sender Sender, own bool) error {
 	t := p.Type()
 	if t == 0 {
 		return proposalErr(ruleProposalSender, "proposal without exactly one body")
+	}
+	if own {
+		if err := checkProposalSendable(p); err != nil {
+			return err
+		}
 	}
 	switch sender.SenderType {
 	case SenderTypeMember:
@@ -270,7 +277,7 @@ func (g *Group) checkProposal(p *Proposal, sender Sender, own bool) error {
 // per member and epoch, and only in a self-remove-capable group, where
 // every member lists the type in its capabilities (a commit of it in any
 // other group would be invalid under RFC 9420 section 12.2).
-func (g *Group) checkSelfRemove(sender Sender) error {
+func (g *groupCore) checkSelfRemove(sender Sender) error {
 	if sender.SenderType != SenderTypeMember {
 		return proposalErr(ruleProposalSender, "a %v sender cannot send a SelfRemove", sender.SenderType)
 	}
@@ -290,7 +297,7 @@ func (g *Group) checkSelfRemove(sender Sender) error {
 // checkKeyPackage validates a KeyPackage to be added (RFC 9420 section
 // 10.1) and its credential with the Authentication Service. own is set for
 // KeyPackages this client adds, whose lifetime is always checked.
-func (g *Group) checkKeyPackage(kp *KeyPackage, own bool) error {
+func (g *groupCore) checkKeyPackage(kp *KeyPackage, own bool) error {
 	ctx := CredentialContext{Event: CredentialEventKeyPackage, Suite: g.suite.ID(), GroupID: g.gc.GroupID}
 	policy := g.cfg.keyPackagePolicy(own)
 	policy.CredentialValidator = g.cfg.CredentialValidator
@@ -300,9 +307,9 @@ func (g *Group) checkKeyPackage(kp *KeyPackage, own bool) error {
 // checkPSKProposal checks the PreSharedKeyID of a PreSharedKey proposal
 // (RFC 9420 section 12.1.4): resumption PSKs of usage reinit and branch
 // are only for the first epoch of a new group, and the nonce is Nh bytes.
-func (g *Group) checkPSKProposal(id *PreSharedKeyID) error {
+func (g *groupCore) checkPSKProposal(id *PreSharedKeyID) error {
 	if id.PSKType == PSKTypeResumption && id.Usage != ResumptionPSKUsageApplication {
-		resuming := g.resumeFrom != nil && g.gc.Epoch == 0 && id.Usage == g.resumeUsage && bytes.Equal(id.PSKGroupID, g.resumeFrom.gc.GroupID)
+		resuming := g.gc.Epoch == 0 && (g.observer || g.resumeFrom != nil && id.Usage == g.resumeUsage && bytes.Equal(id.PSKGroupID, g.resumeFrom.gc.GroupID))
 		if !resuming {
 			return proposalErr(rulePSKUsage, "resumption PSK of usage %v in a proposal", id.Usage)
 		}
@@ -346,7 +353,7 @@ func checkGroupExtensions(exts Extensions) error {
 // checkExternalSenders validates with the Authentication Service the
 // entries of the external_senders extension of exts that prev does not
 // already have (RFC 9420 section 5.3.1).
-func (g *Group) checkExternalSenders(exts, prev Extensions) error {
+func (g *groupCore) checkExternalSenders(exts, prev Extensions) error {
 	ext, ok := exts.Find(ExtensionTypeExternalSenders)
 	if !ok {
 		return nil
@@ -380,7 +387,7 @@ func (g *Group) checkExternalSenders(exts, prev Extensions) error {
 // the group, whose credential is checked for event (prev is the credential
 // it replaces, for updates). The lifetime policy applies to leaves
 // received from others; this client checks its own when it makes them.
-func (g *Group) leafOpts(exts Extensions, event CredentialEvent, prev *Credential, received bool) *LeafValidationOptions {
+func (g *groupCore) leafOpts(exts Extensions, event CredentialEvent, prev *Credential, received bool) *LeafValidationOptions {
 	opts := &LeafValidationOptions{GroupContextExtensions: nonNil(exts)}
 	if received {
 		opts.Lifetimes = &g.cfg.Lifetimes
@@ -396,7 +403,7 @@ func (g *Group) leafOpts(exts Extensions, event CredentialEvent, prev *Credentia
 // validateProposalList checks a commit's list against the rules of RFC
 // 9420 section 12.2 that need only the list and the current tree.
 // committer is the commit's sender.
-func (g *Group) validateProposalList(list []committedProposal, committer Sender) error {
+func (g *groupCore) validateProposalList(list []committedProposal, committer Sender) error {
 	if committer.SenderType == SenderTypeNewMemberCommit {
 		return validateExternalCommitList(list)
 	}
@@ -603,7 +610,7 @@ func (p *provisional) addedLeaves() []LeafIndex {
 // leaf against the tree it enters, then checks the rules that need the
 // resulting membership. The list must already have passed
 // validateProposalList.
-func (g *Group) applyProposals(list []committedProposal) (*provisional, error) {
+func (g *groupCore) applyProposals(list []committedProposal) (*provisional, error) {
 	p := &provisional{tree: g.tree.Clone(), extensions: g.gc.Extensions}
 	t := p.tree
 	gid := g.gc.GroupID
@@ -713,7 +720,7 @@ func (g *Group) applyProposals(list []committedProposal) (*provisional, error) {
 // tree t it enters, with the group's extensions exts: ValidateLeafNode's
 // checks but the signature, which KeyPackage validation verified (a
 // key_package leaf signs neither the group nor its position).
-func (g *Group) checkAddedLeaf(t *RatchetTree, ln *LeafNode, exts Extensions) error {
+func (g *groupCore) checkAddedLeaf(t *RatchetTree, ln *LeafNode, exts Extensions) error {
 	opts := g.leafOpts(exts, 0, nil, false)
 	slot, gc, err := prepareLeaf(ln, opts)
 	if err != nil {
@@ -727,7 +734,7 @@ func (g *Group) checkAddedLeaf(t *RatchetTree, ln *LeafNode, exts Extensions) er
 // extensions (section 12.1.7, including those added, the added being
 // checked when their leaves enter), and every member that stays supports
 // each custom proposal type committed.
-func (g *Group) checkSupport(p *provisional, list []committedProposal) error {
+func (g *groupCore) checkSupport(p *provisional, list []committedProposal) error {
 	var custom []ProposalType
 	for _, c := range list {
 		if t := c.p.Type(); !isDefaultProposal(t) && !slices.Contains(custom, t) {

@@ -3,11 +3,13 @@ package mls
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 
+	"github.com/arbormls/mls/ciphersuite"
 	"github.com/arbormls/mls/internal/codec"
 	"github.com/arbormls/mls/internal/treemath"
 )
@@ -33,7 +35,7 @@ import (
 //	struct {
 //	    opaque magic[4] = "ARBG";
 //	    uint16 version = 2;
-//	    opaque identity<V>;              // Identity.MarshalBinary: credential, signature private key
+//	    opaque identity<V>;              // Identity.MarshalBinary: credential, signature private key (public key if a crypto.Signer)
 //	    uint32 own_leaf;                 // this client's leaf
 //	    uint8 group_state;               // 0 active, 1 removed by a commit, 2 closed by a ReInit
 //	    GroupContext group_context;      // of the current epoch (RFC 9420 section 8.1)
@@ -309,15 +311,7 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 	g.pc.marshalState(b)
 	b.AddOpaque(g.interim)
 	b.AddOpaque(g.confirmationTag)
-	b.AddVector(func(b *codec.Builder) {
-		for _, p := range g.proposals.list {
-			b.AddOpaque(p.ref)
-			p.proposal.marshal(b)
-			p.sender.marshal(b)
-			addOptionalSecret(b, p.updatePriv)
-			addOptionalSecret(b, p.sent)
-		}
-	})
+	g.marshalProposals(b)
 	b.AddOptional(g.pending != nil, func(b *codec.Builder) { g.pending.marshalState(b, g.tree) })
 	b.AddVector(func(b *codec.Builder) {
 		newer := g.tree
@@ -434,6 +428,19 @@ func (g *Group) unmarshalExtensions(r *codec.Reader) {
 		}
 		if err := data.Finish(); err != nil {
 			r.SetError(err)
+		}
+	})
+}
+
+// marshalProposals writes the proposal cache as CachedProposal<V>.
+func (g *groupCore) marshalProposals(b *codec.Builder) {
+	b.AddVector(func(b *codec.Builder) {
+		for _, p := range g.proposals.list {
+			b.AddOpaque(p.ref)
+			p.proposal.marshal(b)
+			p.sender.marshal(b)
+			addOptionalSecret(b, p.updatePriv)
+			addOptionalSecret(b, p.sent)
 		}
 	})
 }
@@ -590,7 +597,14 @@ func LoadGroup(data []byte, cfg *Config) (*Group, error) {
 		return nil, stateErr(err)
 	}
 	id := new(Identity)
-	if err := id.UnmarshalBinary(idBytes); err != nil {
+	var signers func(ciphersuite.ID, []byte) (crypto.Signer, error)
+	if cfg != nil {
+		signers = cfg.Signers
+	}
+	if err := id.unmarshal(idBytes, signers); err != nil {
+		if _, malformed := err.(*decodeError); !malformed {
+			return nil, err // the crypto.Signer could not be had
+		}
 		return nil, stateErr(err)
 	}
 	g, err := newGroup(id, cfg)
@@ -684,7 +698,7 @@ func checkTreeHash(t *RatchetTree, gc *GroupContext) error {
 }
 
 // unmarshalProposals reads the proposal cache.
-func (g *Group) unmarshalProposals(r *codec.Reader) {
+func (g *groupCore) unmarshalProposals(r *codec.Reader) {
 	r.ReadVectorFunc(func(r *codec.Reader) {
 		p := &cachedProposal{ref: r.ReadOpaque(), proposal: new(Proposal)}
 		p.proposal.unmarshal(r)
@@ -867,7 +881,7 @@ func (g *Group) marshalResume(b *codec.Builder) {
 // only answers the resumption PSKs kept.
 func (g *Group) unmarshalResume(r *codec.Reader) {
 	g.resumeUsage = ResumptionPSKUsage(r.ReadUint8())
-	h := &Group{gc: GroupContext{GroupID: r.ReadOpaque()}, state: stateRemoved, proposals: newProposalCache()}
+	h := &Group{groupCore: groupCore{gc: GroupContext{GroupID: r.ReadOpaque()}, proposals: newProposalCache()}, state: stateRemoved}
 	r.ReadVectorFunc(func(r *codec.Reader) {
 		p := &pastEpoch{epoch: r.ReadUint64()}
 		p.resumptionPSK = readSecret(r, g.suite.HashSize(), "resumption PSK")

@@ -619,9 +619,14 @@ func TestGroupStateCoversFields(t *testing.T) {
 		fields string
 	}{
 		// cfg is policy, given again at load; suite follows from id.
-		{Group{}, "cfg suite id self state tree gc gcBytes secrets pc interim confirmationTag proposals pending past reinit resumeFrom resumeUsage exporter"},
+		{Group{}, "groupCore id state secrets pc pending past reinit exporter"},
 		// nodes is written as an ExporterState; suite follows from the group.
 		{exporterTree{}, "suite nodes"},
+		// observer is set by NewPublicGroup and LoadPublicGroup, never by
+		// a member.
+		{groupCore{}, "cfg suite self tree gc gcBytes interim confirmationTag proposals resumeFrom resumeUsage observer"},
+		// pc holds no key and follows from gc.
+		{PublicGroup{}, "groupCore pc closed"},
 		{pastEpoch{}, "epoch pc tree resumptionPSK"},
 		// newID is written in the RotationState trailer.
 		{cachedProposal{}, "ref proposal sender updatePriv sent newID"},

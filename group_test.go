@@ -12,14 +12,31 @@ import (
 // testGroup is a set of clients of one group, in memory, with a perfect
 // Delivery Service.
 type testGroup struct {
-	t       *testing.T
+	t       testing.TB
 	suite   ciphersuite.ID
 	cfg     *Config
 	members map[string]*Group
 	order   []string
+	// observer, when set, follows the group from outside: it processes
+	// every PublicMessage broadcast (through a save and load) and must
+	// agree with the members after every commit.
+	observer *PublicGroup
 }
 
-func newTestGroup(t *testing.T, suite ciphersuite.ID, cfg *Config, creator string) *testGroup {
+// observe starts an observer of tg from a GroupInfo of its first member.
+func (tg *testGroup) observe() {
+	tg.t.Helper()
+	gi, err := tg.members[tg.order[0]].GroupInfo(nil)
+	if err != nil {
+		tg.t.Fatal(err)
+	}
+	if tg.observer, err = NewPublicGroup(cloneMessage(tg.t, gi), tg.cfg, nil); err != nil {
+		tg.t.Fatal(err)
+	}
+	tg.check()
+}
+
+func newTestGroup(t testing.TB, suite ciphersuite.ID, cfg *Config, creator string) *testGroup {
 	t.Helper()
 	id, err := NewBasicIdentity(suite, creator)
 	if err != nil {
@@ -33,7 +50,7 @@ func newTestGroup(t *testing.T, suite ciphersuite.ID, cfg *Config, creator strin
 }
 
 // newKeyPackage makes an identity and a KeyPackage for name.
-func newKeyPackage(t *testing.T, suite ciphersuite.ID, name string) (*Identity, *KeyPackageBundle) {
+func newKeyPackage(t testing.TB, suite ciphersuite.ID, name string) (*Identity, *KeyPackageBundle) {
 	t.Helper()
 	id, err := NewBasicIdentity(suite, name)
 	if err != nil {
@@ -54,6 +71,18 @@ func (tg *testGroup) broadcast(from string, msg *MLSMessage) []*Received {
 	data, err := msg.MarshalBinary()
 	if err != nil {
 		tg.t.Fatal(err)
+	}
+	if tg.observer != nil && msg.PublicMessage != nil {
+		state, err := tg.observer.MarshalBinary()
+		if err != nil {
+			tg.t.Fatal(err)
+		}
+		if tg.observer, err = LoadPublicGroup(state, tg.cfg); err != nil {
+			tg.t.Fatal(err)
+		}
+		if _, err := tg.observer.Process(cloneMessage(tg.t, msg)); err != nil {
+			tg.t.Fatalf("observer processing %s's message: %v", from, err)
+		}
 	}
 	for _, name := range tg.order {
 		if name == from {
@@ -164,6 +193,28 @@ func (tg *testGroup) check() {
 		}
 		if got := string(g.Members()[0].Credential.Identity); got == "" {
 			tg.t.Fatal("member without identity")
+		}
+	}
+	if o := tg.observer; o != nil {
+		gc := o.GroupContext()
+		got, err := gc.MarshalBinary()
+		if err != nil {
+			tg.t.Fatal(err)
+		}
+		if !bytes.Equal(got, first.gcBytes) || !bytes.Equal(o.ConfirmationTag(), first.confirmationTag) || !bytes.Equal(o.interim, first.interim) {
+			tg.t.Fatalf("epoch %d: the observer's GroupContext, confirmation tag or interim transcript hash is not the members'", first.Epoch())
+		}
+		if len(o.Members()) != len(tg.order) {
+			tg.t.Fatalf("the observer sees %d members, want %d", len(o.Members()), len(tg.order))
+		}
+		if first.Active() {
+			gi, err := first.GroupInfo(nil)
+			if err != nil {
+				tg.t.Fatal(err)
+			}
+			if err := o.VerifyGroupInfo(gi); err != nil {
+				tg.t.Fatalf("the observer refuses the epoch's GroupInfo: %v", err)
+			}
 		}
 	}
 }

@@ -73,7 +73,7 @@ func remask(t *testing.T, g *Group, m *PublicMessage) {
 }
 
 // clone copies a message through its encoding.
-func cloneMessage(t *testing.T, m *MLSMessage) *MLSMessage {
+func cloneMessage(t testing.TB, m *MLSMessage) *MLSMessage {
 	t.Helper()
 	data, err := m.MarshalBinary()
 	if err != nil {
@@ -94,6 +94,7 @@ func newValidationGroup(t *testing.T) *testGroup {
 
 func TestCommitProposalListRules(t *testing.T) {
 	tg := newValidationGroup(t)
+	tg.observe()
 	alice, bob, carol := tg.members["alice"], tg.members["bob"], tg.members["carol"]
 	_, kp := newKeyPackage(t, groupSuite, "erin")
 	add := &Proposal{Add: &AddProposal{KeyPackage: *kp.KeyPackage}}
@@ -146,7 +147,9 @@ func TestCommitProposalListRules(t *testing.T) {
 		{"unsupported custom proposal", alice, bob, byValue(&Proposal{Unknown: &UnknownProposal{ProposalType: 0xF0F0, Data: []byte{}}}), ruleUnsupportedProposal},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			expectGroupRule(t, tc.to, forgeCommit(t, tc.from, tc.commit), tc.rule)
+			msg := forgeCommit(t, tc.from, tc.commit)
+			expectObserverRule(t, tg.observer, cloneMessage(t, msg), tc.rule)
+			expectGroupRule(t, tc.to, msg, tc.rule)
 		})
 	}
 

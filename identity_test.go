@@ -39,7 +39,7 @@ func TestIdentityMarshal(t *testing.T) {
 		"empty":         nil,
 		"truncated":     data[:len(data)-1],
 		"trailing":      append(bytes.Clone(data), 0),
-		"format":        append([]byte{0x01, 0x02}, data[2:]...),
+		"format":        append([]byte{0x01, 0x03}, data[2:]...),
 		"unknown suite": append([]byte{0x01, 0x01, 0x77, 0x77}, data[4:]...),
 		"short key":     append(bytes.Clone(data[:len(data)-33]), append([]byte{31}, data[len(data)-31:]...)...),
 	}

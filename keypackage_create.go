@@ -73,6 +73,14 @@ type KeyPackageOptions struct {
 	// which the capabilities then list. It implies LastResort, so that
 	// clients that know only the 0x000A extension read it too.
 	LastResortComponent bool
+	// NoGREASE leaves out the GREASE values (RFC 9420 section 13.5) that
+	// NewKeyPackage otherwise adds, drawn afresh for each KeyPackage: one
+	// in each of the capabilities' cipher suites, extensions, proposals
+	// and credentials, an empty extension in the leaf and one of random
+	// bytes in the KeyPackage, both listed in the capabilities. They are
+	// added to explicit Capabilities too. Receivers must ignore them
+	// (section 13.4); see the README for the peers checked to.
+	NoGREASE bool
 }
 
 // KeyPackageBundle is a KeyPackage together with the private keys its
@@ -130,6 +138,10 @@ func NewKeyPackage(id *Identity, opts *KeyPackageOptions) (*KeyPackageBundle, er
 				addMissing(&caps.Extensions, e.ExtensionType)
 			}
 		}
+	}
+
+	if !opts.NoGREASE {
+		addGREASE(&caps, &leafExts, &kpExts)
 	}
 
 	initPriv, initPub, err := s.GenerateHPKEKeyPair()

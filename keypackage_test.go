@@ -110,20 +110,33 @@ func TestNewKeyPackageAllSuites(t *testing.T) {
 			if bytes.Equal(kp.InitKey, ln.EncryptionKey) {
 				t.Fatal("init key equals encryption key")
 			}
+			// The defaults, and GREASE values (RFC 9420 section 13.5):
+			// one in each list, three extension types (one only
+			// advertised, one in the leaf, one in the KeyPackage).
 			want := DefaultCapabilities(suite)
-			if !slices.Equal(ln.Capabilities.Versions, want.Versions) ||
-				!slices.Equal(ln.Capabilities.CipherSuites, []ciphersuite.ID{suite}) ||
-				len(ln.Capabilities.Extensions) != 0 || !slices.Equal(ln.Capabilities.Proposals, []ProposalType{ProposalTypeSelfRemove}) ||
-				!slices.Equal(ln.Capabilities.Credentials, []CredentialType{CredentialTypeBasic, CredentialTypeX509}) {
+			caps := &ln.Capabilities
+			suites, gSuites := splitGREASE(caps.CipherSuites)
+			exts, gExts := splitGREASE(caps.Extensions)
+			props, gProps := splitGREASE(caps.Proposals)
+			creds, gCreds := splitGREASE(caps.Credentials)
+			if !slices.Equal(caps.Versions, want.Versions) || !slices.Equal(suites, []ciphersuite.ID{suite}) ||
+				len(exts) != 0 || !slices.Equal(props, []ProposalType{ProposalTypeSelfRemove}) ||
+				!slices.Equal(creds, []CredentialType{CredentialTypeBasic, CredentialTypeX509}) ||
+				len(gSuites) != 1 || len(gExts) != 3 || len(gProps) != 1 || len(gCreds) != 1 {
 				t.Fatalf("capabilities %+v", ln.Capabilities)
+			}
+			if len(ln.Extensions) != 1 || !isGREASE(ln.Extensions[0].ExtensionType) || len(ln.Extensions[0].ExtensionData) != 0 ||
+				len(kp.Extensions) != 1 || !isGREASE(kp.Extensions[0].ExtensionType) ||
+				!slices.Contains(gExts, ln.Extensions[0].ExtensionType) || !slices.Contains(gExts, kp.Extensions[0].ExtensionType) {
+				t.Fatalf("GREASE extensions: leaf %v, KeyPackage %v", ln.Extensions, kp.Extensions)
 			}
 			lt := ln.Lifetime
 			if lt.NotBefore < uint64(before.Add(-time.Hour).Unix()) || lt.NotBefore > uint64(after.Add(-time.Hour).Unix()) ||
 				lt.NotAfter < uint64(before.Add(DefaultKeyPackageLifetime).Unix()) || lt.NotAfter > uint64(after.Add(DefaultKeyPackageLifetime).Unix()) {
 				t.Fatalf("lifetime %+v, made between %v and %v", lt, before, after)
 			}
-			if kp.IsLastResort() || len(kp.Extensions) != 0 || len(ln.Extensions) != 0 {
-				t.Fatal("unexpected extensions")
+			if kp.IsLastResort() {
+				t.Fatal("unexpected last_resort")
 			}
 
 			// Signatures, checked with the standard library where it can.
@@ -182,7 +195,7 @@ func TestKeyPackageOptions(t *testing.T) {
 	}
 	// Non-default types used are advertised; application_id is a default
 	// type and must not be.
-	if got := kp.LeafNode.Capabilities.Extensions; !slices.Equal(got, []ExtensionType{0xF0A1, ExtensionTypeLastResort, 0xF0A2}) {
+	if got, _ := splitGREASE(kp.LeafNode.Capabilities.Extensions); !slices.Equal(got, []ExtensionType{0xF0A1, ExtensionTypeLastResort, 0xF0A2}) {
 		t.Fatalf("capability extensions %v", got)
 	}
 	lt := kp.LeafNode.Lifetime
@@ -213,8 +226,12 @@ func TestKeyPackageOptions(t *testing.T) {
 	caps = DefaultCapabilities(suite)
 	caps.Proposals = []ProposalType{0xF001}
 	cb = newTestBundle(t, id, &KeyPackageOptions{Capabilities: &caps})
+	if got, grease := splitGREASE(cb.KeyPackage.LeafNode.Capabilities.Proposals); !slices.Equal(got, caps.Proposals) || len(grease) != 1 {
+		t.Fatal("explicit capabilities not used, with GREASE")
+	}
+	cb = newTestBundle(t, id, &KeyPackageOptions{Capabilities: &caps, NoGREASE: true})
 	if !slices.Equal(cb.KeyPackage.LeafNode.Capabilities.Proposals, caps.Proposals) {
-		t.Fatal("explicit capabilities not used")
+		t.Fatal("explicit capabilities not used as given")
 	}
 
 	if _, err := NewKeyPackage(id, &KeyPackageOptions{Lifetime: -time.Second}); err == nil {
@@ -308,15 +325,7 @@ func TestKeyPackageValidateRejects(t *testing.T) {
 				kp.raw = nil
 			}
 			// Send it over the wire: the receiver's view is what counts.
-			data, err := kp.MarshalBinary()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got KeyPackage
-			if err := got.UnmarshalBinary(data); err != nil {
-				t.Fatal(err)
-			}
-			wantRule(t, got.Validate(kp.CipherSuite, nil), c.rule)
+			wantRule(t, wireCopy(t, kp).Validate(kp.CipherSuite, nil), c.rule)
 		})
 	}
 

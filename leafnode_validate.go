@@ -37,7 +37,9 @@ var (
 	// ErrParentHash: a parent node is not parent-hash valid, or a new leaf
 	// carries the wrong parent hash.
 	ErrParentHash = errors.New("mls: invalid parent hash")
-	// ErrTreeShape: the tree has no member.
+	// ErrTreeShape: the tree has no member, or a node list puts a leaf
+	// where a parent belongs or the other way round (RFC 9420 section
+	// 12.4.3.3: leaves at even positions, parents at odd ones).
 	ErrTreeShape = errors.New("mls: invalid ratchet tree shape")
 	// ErrCredential: the application's credential validator rejected a
 	// leaf's credential.

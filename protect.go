@@ -337,11 +337,12 @@ func (pc *ProtectionContext) UnprotectPublic(m *PublicMessage, memberKey MemberK
 	return pc.unprotectPublic(m, memberKey, true)
 }
 
-// unprotectPublic is UnprotectPublic, checking a member's membership tag
-// only when checkTag is set: a client outside the group, which has no
-// membership key, checks the rest (draft-ietf-mls-extensions lets an
-// external joiner validate SelfRemove proposals so).
-func (pc *ProtectionContext) unprotectPublic(m *PublicMessage, memberKey MemberKeyFunc, checkTag bool) (*AuthenticatedContent, error) {
+// unprotectPublic is UnprotectPublic; a client outside the group, which
+// has no membership key, passes membership false to leave the membership
+// tag of a member's message unchecked (RFC 9420 section 6.2: only members
+// hold membership_key): a public observer, and an external joiner
+// validating SelfRemove proposals (draft-ietf-mls-extensions).
+func (pc *ProtectionContext) unprotectPublic(m *PublicMessage, memberKey MemberKeyFunc, membership bool) (*AuthenticatedContent, error) {
 	c := &m.Content
 	if c.ContentType == ContentTypeApplication {
 		return nil, ErrPublicApplication
@@ -365,7 +366,7 @@ func (pc *ProtectionContext) unprotectPublic(m *PublicMessage, memberKey MemberK
 	if err != nil {
 		return nil, err
 	}
-	if c.Sender.SenderType == SenderTypeMember && checkTag {
+	if c.Sender.SenderType == SenderTypeMember && membership {
 		if pc.membershipKey == nil {
 			return nil, errors.New("mls: no membership key to check a PublicMessage")
 		}

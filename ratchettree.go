@@ -133,17 +133,17 @@ func RatchetTreeFromNodes(suite *ciphersuite.Suite, nodes TreeNodes) (*RatchetTr
 		switch node.Type() {
 		case NodeTypeLeaf:
 			if !x.IsLeaf() {
-				return nil, fmt.Errorf("mls: leaf node at parent position %d", x)
+				return nil, fmt.Errorf("%w: leaf node at parent position %d", ErrTreeShape, x)
 			}
 			slots[i/2] = &leafSlot{node: node.Leaf}
 		case NodeTypeParent:
 			if x.IsLeaf() {
-				return nil, fmt.Errorf("mls: parent node at leaf position %d", x)
+				return nil, fmt.Errorf("%w: parent node at leaf position %d", ErrTreeShape, x)
 			}
 			c := t.chunks[x>>chunkShift]
 			c.parents[(x&(chunkNodes-1))>>1] = node.Parent
 		default:
-			return nil, fmt.Errorf("mls: invalid node at position %d", x)
+			return nil, fmt.Errorf("%w: invalid node at position %d", ErrTreeShape, x)
 		}
 	}
 	if err := encodeLeaves(slots); err != nil {

@@ -317,21 +317,10 @@ func (t *RatchetTree) DecryptUpdatePath(sender LeafIndex, path *UpdatePath, grou
 	}
 	self := t.priv.self
 	steps := t.filteredDirectPath(sender)
-	if len(path.Nodes) != len(steps) {
-		return nil, fmt.Errorf("mls: UpdatePath has %d nodes, the filtered direct path %d", len(path.Nodes), len(steps))
-	}
-	exclude = slices.Sorted(slices.Values(exclude))
 	lca := treemath.CommonAncestor(sender.NodeIndex(), self.NodeIndex())
-	j := -1
-	var res []NodeIndex
-	for k, st := range steps {
-		r := excludeLeaves(t.Resolution(st.copathChild), exclude)
-		if len(r) != len(path.Nodes[k].EncryptedPathSecret) {
-			return nil, fmt.Errorf("mls: UpdatePath node %d has %d ciphertexts for a resolution of %d", st.node, len(path.Nodes[k].EncryptedPathSecret), len(r))
-		}
-		if st.node == lca {
-			j, res = k, r
-		}
+	j, res, err := t.checkPathCiphertexts(steps, path, exclude, lca)
+	if err != nil {
+		return nil, err
 	}
 	if j < 0 {
 		return nil, fmt.Errorf("%w: no path node above leaf %d", ErrPathDecryption, self)
@@ -364,6 +353,31 @@ func (t *RatchetTree) DecryptUpdatePath(sender LeafIndex, path *UpdatePath, grou
 		t.priv.nodes[st.node] = privs[i]
 	}
 	return commit, nil
+}
+
+// checkPathCiphertexts checks that path, merged into t from the leaf
+// whose filtered direct path is steps, has one ciphertext per node of the
+// resolution of each copath child, without the leaves in exclude (the
+// members added by the same commit), as RFC 9420 section 7.6 requires.
+// Members check it before they decrypt, observers on its own. It returns
+// the index in steps of the node keep and that node's resolution, or -1.
+func (t *RatchetTree) checkPathCiphertexts(steps []pathStep, path *UpdatePath, exclude []LeafIndex, keep NodeIndex) (int, []NodeIndex, error) {
+	if len(path.Nodes) != len(steps) {
+		return -1, nil, fmt.Errorf("mls: UpdatePath has %d nodes, the filtered direct path %d", len(path.Nodes), len(steps))
+	}
+	exclude = slices.Sorted(slices.Values(exclude))
+	j := -1
+	var res []NodeIndex
+	for k, st := range steps {
+		r := excludeLeaves(t.Resolution(st.copathChild), exclude)
+		if len(r) != len(path.Nodes[k].EncryptedPathSecret) {
+			return -1, nil, fmt.Errorf("mls: UpdatePath node %d has %d ciphertexts for a resolution of %d", st.node, len(path.Nodes[k].EncryptedPathSecret), len(r))
+		}
+		if st.node == keep {
+			j, res = k, r
+		}
+	}
+	return j, res, nil
 }
 
 // derivePath derives the key pairs of the nodes of steps from the path

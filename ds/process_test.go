@@ -59,15 +59,15 @@ func mlsdBinary(t *testing.T) string {
 	return mlsdPath
 }
 
-// mlsdFlags are flags every test process gets: the request rate limits
-// off where mlsd has them, since a test's clients all come from one
+// mlsdFlags are flags every test process gets: the request and claim
+// rate limits off where mlsd has them, since a test's clients all come from one
 // address in bursts that real clients would not make. (Limits have their
 // own tests.) The flags are read from mlsd's usage, so the tests run
 // against an mlsd with or without them.
 func mlsdFlags(t *testing.T) []string {
 	out, _ := exec.Command(mlsdBinary(t), "-h").CombinedOutput()
 	var flags []string
-	for _, f := range []string{"rate-ip", "rate-client"} {
+	for _, f := range []string{"rate-ip", "rate-client", "rate-claim"} {
 		if strings.Contains(string(out), "-"+f+" ") {
 			flags = append(flags, "--"+f+"=0")
 		}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -860,10 +861,11 @@ func (s *Server) inbox(w http.ResponseWriter, r *request) error {
 	defer deadline.Stop()
 	tick, stopTick := s.pollTicker()
 	defer stopTick()
+	var sg streamGroups
 	for {
 		// Take the wake-up channel before reading, so a delivery between
 		// the read and the wait is not missed.
-		wake, release, err := s.waiter(r.Context(), r.client)
+		wake, release, err := s.waiter(r.Context(), r.client, &sg)
 		if err != nil {
 			return err
 		}
@@ -881,10 +883,11 @@ func (s *Server) inbox(w http.ResponseWriter, r *request) error {
 			writeJSON(w, http.StatusOK, map[string]any{"messages": out})
 			return nil
 		}
-		// The poll tick catches deliveries by other server processes
-		// sharing the store, which this process is not told about. A
-		// draining server answers at once (with nothing), so long polls
-		// do not hold its shutdown.
+		// The store's reports wake the waiter; the poll tick, only with
+		// a store that does not report other processes' deliveries
+		// (SQLite shared by processes), catches those. A draining server
+		// answers at once (with nothing), so long polls do not hold its
+		// shutdown.
 		select {
 		case <-wake:
 		case <-tick:
@@ -936,40 +939,54 @@ type waiter struct {
 	ch     chan struct{}
 	users  int
 	groups []string
+	// reload is set when the client itself was woken (its inbox grew,
+	// maybe with a Welcome) or every waiter was: its groups may have
+	// changed. A wake by a group leaves them as they were (a removed
+	// member keeps reading its group's log up to its removal).
+	reload bool
+}
+
+// streamGroups is what one waiting request keeps between its waits: the
+// client's groups, loaded again only when a wake may have changed them.
+type streamGroups struct {
+	groups []string
+	loaded bool
 }
 
 // waiter returns a channel closed at the next delivery to client, and a
 // release to call when done waiting; the entry is dropped when its last
 // user releases it, so the maps hold only clients waiting now. With a
-// Waker store, a new entry reads the client's groups (one query), so
-// that a message to a group wakes exactly its waiting members.
-func (s *Server) waiter(ctx context.Context, client string) (<-chan struct{}, func(), error) {
+// Waker store, a message to a group wakes exactly its waiting members:
+// the client's groups are read once (one query), and again only after a
+// wake of the client itself.
+func (s *Server) waiter(ctx context.Context, client string, sg *streamGroups) (<-chan struct{}, func(), error) {
 	s.mu.Lock()
 	wt, ok := s.waiters[client]
 	if ok {
 		wt.users++
 		s.mu.Unlock()
-		return wt.ch, s.releaser(client, wt), nil
+		return wt.ch, s.releaser(client, wt, sg), nil
 	}
 	s.mu.Unlock()
-	var groups []string
-	if s.waker != nil {
+	if s.waker != nil && !sg.loaded {
 		gs, err := s.waker.ClientGroups(ctx, client)
 		if err != nil {
 			return nil, nil, err
 		}
+		sg.groups = sg.groups[:0]
 		for _, g := range gs {
-			groups = append(groups, string(g))
+			sg.groups = append(sg.groups, string(g))
 		}
+		sg.loaded = true
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if wt, ok = s.waiters[client]; !ok {
 		// A delivery between the groups' read and now closes nothing:
 		// the caller reads the store after this returns.
-		wt = &waiter{ch: make(chan struct{}), groups: groups}
+		wt = &waiter{ch: make(chan struct{}), groups: slices.Clone(sg.groups)}
 		s.waiters[client] = wt
-		for _, g := range groups {
+		for _, g := range wt.groups {
 			m := s.groupWaiters[g]
 			if m == nil {
 				m = map[string]bool{}
@@ -979,13 +996,16 @@ func (s *Server) waiter(ctx context.Context, client string) (<-chan struct{}, fu
 		}
 	}
 	wt.users++
-	return wt.ch, s.releaser(client, wt), nil
+	return wt.ch, s.releaser(client, wt, sg), nil
 }
 
-func (s *Server) releaser(client string, wt *waiter) func() {
+func (s *Server) releaser(client string, wt *waiter, sg *streamGroups) func() {
 	return func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		if wt.reload {
+			sg.loaded = false
+		}
 		if wt.users--; wt.users == 0 && s.waiters[client] == wt {
 			s.dropWaiterLocked(client, wt)
 		}
@@ -1005,9 +1025,11 @@ func (s *Server) dropWaiterLocked(client string, wt *waiter) {
 	}
 }
 
-// wakeLocked wakes client's waiting requests; s.mu is held.
-func (s *Server) wakeLocked(client string) {
+// wakeLocked wakes client's waiting requests, telling them to read its
+// groups again when reload; s.mu is held.
+func (s *Server) wakeLocked(client string, reload bool) {
 	if wt, ok := s.waiters[client]; ok {
+		wt.reload = reload
 		close(wt.ch)
 		s.dropWaiterLocked(client, wt)
 	}
@@ -1017,7 +1039,7 @@ func (s *Server) notify(clients ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range clients {
-		s.wakeLocked(c)
+		s.wakeLocked(c, true)
 	}
 }
 
@@ -1026,7 +1048,7 @@ func (s *Server) notifyAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.waiters {
-		s.wakeLocked(c)
+		s.wakeLocked(c, true)
 	}
 }
 
@@ -1040,11 +1062,11 @@ func (s *Server) wake(w Wake) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range w.Clients {
-		s.wakeLocked(c)
+		s.wakeLocked(c, true)
 	}
 	for _, g := range w.Groups {
 		for c := range s.groupWaiters[string(g)] {
-			s.wakeLocked(c)
+			s.wakeLocked(c, false)
 		}
 	}
 }

@@ -83,9 +83,10 @@ func (s *Server) wsPush(ctx context.Context, c *websocket.Conn, client string, a
 	defer stopTick()
 	ping := time.NewTicker(s.pingInterval())
 	defer ping.Stop()
+	var sg streamGroups
 	for {
 		// As in the long poll: take the wake-up channel before reading.
-		wake, release, err := s.waiter(ctx, client)
+		wake, release, err := s.waiter(ctx, client, &sg)
 		var msgs []Message
 		if err == nil {
 			msgs, err = s.Store.Inbox(ctx, client, after, inboxPage)
@@ -118,6 +119,7 @@ func (s *Server) wsPush(ctx context.Context, c *websocket.Conn, client string, a
 			release()
 			continue // more are waiting
 		}
+	wait:
 		select {
 		case <-wake:
 		case <-tick:
@@ -129,6 +131,9 @@ func (s *Server) wsPush(ctx context.Context, c *websocket.Conn, client string, a
 				release()
 				return websocket.StatusPolicyViolation, "ping timed out"
 			}
+			// Nothing was delivered: wait on, without reading the store
+			// (an idle socket costs no query).
+			goto wait
 		case <-s.draining:
 			release()
 			return websocket.StatusGoingAway, "server shutting down"

@@ -304,6 +304,15 @@ func groupPath(groupID []byte) string {
 	return "/v1/groups/" + base64.RawURLEncoding.EncodeToString(groupID)
 }
 
+// checkGroupID refuses a group ID the server does not serve, before a
+// request is made.
+func checkGroupID(groupID []byte) error {
+	if len(groupID) == 0 || len(groupID) > MaxGroupIDLen {
+		return fmt.Errorf("dsclient: group ID of %d bytes: the Delivery Service serves 1 to %d", len(groupID), MaxGroupIDLen)
+	}
+	return nil
+}
+
 // do sends a signed request and returns the answer's body when its status
 // is want, sending it again while the server's rate limit refuses it.
 // path is escaped; contentType is that of body, if any.
@@ -546,6 +555,9 @@ func (c *Client) Commit(ctx context.Context, groupID []byte, commit, welcome, gr
 	if commit == nil {
 		return 0, errors.New("dsclient: no commit")
 	}
+	if err := checkGroupID(groupID); err != nil {
+		return 0, err
+	}
 	var b CommitBundle
 	var err error
 	if b.Commit, err = commit.MarshalBinary(); err == nil {
@@ -567,6 +579,9 @@ func (c *Client) Commit(ctx context.Context, groupID []byte, commit, welcome, gr
 // of the group and returns to how many clients. A message of an epoch the
 // server no longer accepts fails with a *ConflictError.
 func (c *Client) Send(ctx context.Context, groupID []byte, msg *mls.MLSMessage) (int, error) {
+	if err := checkGroupID(groupID); err != nil {
+		return 0, err
+	}
 	data, err := msg.MarshalBinary()
 	if err != nil {
 		return 0, fmt.Errorf("dsclient: %w", err)
@@ -587,6 +602,9 @@ func (c *Client) Send(ctx context.Context, groupID []byte, msg *mls.MLSMessage) 
 // GroupInfo returns the latest GroupInfo the group's committers
 // submitted. Only members may fetch it.
 func (c *Client) GroupInfo(ctx context.Context, groupID []byte) (*mls.MLSMessage, error) {
+	if err := checkGroupID(groupID); err != nil {
+		return nil, err
+	}
 	data, err := c.do(ctx, http.MethodGet, groupPath(groupID)+"/groupinfo", nil, "", nil, http.StatusOK)
 	if err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/arbormls/mls"
 	"github.com/arbormls/mls/ciphersuite"
+	"github.com/arbormls/mls/dirstore"
 	"github.com/arbormls/mls/dsclient"
 )
 
@@ -154,8 +155,10 @@ func openGroupSession(state, name string) (*session, []byte, error) {
 	return s, gid, nil
 }
 
-// dirstoreMaxID is the longest group ID a state folder holds.
-const dirstoreMaxID = 127
+// dirstoreMaxID is the longest group ID a state folder holds, which is
+// also the longest mlsd serves (dsclient.MaxGroupIDLen; a test checks
+// they agree).
+const dirstoreMaxID = dirstore.MaxIDLen
 
 // group returns the group gid, loaded once; nil if the state folder does
 // not hold it.
@@ -883,6 +886,12 @@ func (s *session) apply(im dsclient.InboxMessage) (event, error) {
 		return ev, fmt.Errorf("unexpected %v", msg.WireFormat())
 	}
 	ev.Group = textOrHex(gid)
+	if len(gid) > dirstoreMaxID {
+		// No state of such a group can be saved here, so it is no state
+		// error: the message is reported and skipped, and the inbox
+		// moves on (a server of the same limit never sends one).
+		return ev, fmt.Errorf("group ID of %d bytes: this client holds group IDs of at most %d", len(gid), dirstoreMaxID)
+	}
 	g, err := s.group(gid)
 	if err != nil {
 		return ev, stateError{err}

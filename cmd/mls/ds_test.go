@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/arbormls/mls"
+	"github.com/arbormls/mls/dsclient"
 )
 
 // The commands through a server are tested end to end, against mlsd, in
@@ -112,5 +115,46 @@ func TestReadLines(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "line longer than") {
 		t.Fatalf("no warning for the long line: %q", errOut.String())
+	}
+}
+
+// TestDSLongGroupIDSkipped: a message of a group whose ID is longer than
+// the state folder holds is reported as an error event and skipped, and
+// the inbox position moves past it; before, loading its group failed as
+// a state error and stopped every later sync at that message. The limit
+// is the one mlsd serves.
+func TestDSLongGroupIDSkipped(t *testing.T) {
+	if dirstoreMaxID != dsclient.MaxGroupIDLen {
+		t.Fatalf("the state folder holds group IDs of %d bytes, mlsd serves %d", dirstoreMaxID, dsclient.MaxGroupIDLen)
+	}
+	state := filepath.Join(t.TempDir(), "alice")
+	ok(t, "init", "--state", state, "--identity", "alice")
+	cl, err := openState(state, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.close()
+	s, err := newSession(cl, &serverInfo{URL: "http://127.0.0.1:1", ClientID: "alice-1", User: "alice", Suite: 1, Registered: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{dirstoreMaxID + 1, 255} {
+		msg := &mls.MLSMessage{PrivateMessage: &mls.PrivateMessage{GroupID: bytes.Repeat([]byte{7}, n), Epoch: 1,
+			ContentType: mls.ContentTypeApplication, EncryptedSenderData: []byte{1}, Ciphertext: []byte{2}}}
+		data, err := msg.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq := uint64(n)
+		evs, err := s.process(dsclient.InboxMessage{Seq: seq, Message: data})
+		if err != nil {
+			t.Fatalf("group ID of %d bytes stops the inbox: %v", n, err)
+		}
+		if len(evs) != 1 || evs[0].Kind != "error" || !strings.Contains(evs[0].Error, "at most 127") {
+			t.Fatalf("group ID of %d bytes: events %+v", n, evs)
+		}
+		if s.srv.Seq != seq {
+			t.Fatalf("position %d after the skipped message %d", s.srv.Seq, seq)
+		}
 	}
 }

@@ -428,7 +428,9 @@ func testInspect(t *testing.T, w *world, gid string) {
 		get(kp, "key_package", "leaf_node", "credential", "identity_text") != "dave" {
 		t.Errorf("key package: %v", kp)
 	}
-	if exts := get(kp, "key_package", "extensions").([]any); len(exts) != 1 || get(exts[0], "extension_type", "name") != "last_resort" {
+	// last_resort, then a GREASE extension (RFC 9420 section 13.5).
+	if exts := get(kp, "key_package", "extensions").([]any); len(exts) != 2 || get(exts[0], "extension_type", "name") != "last_resort" ||
+		!isGREASE(get(exts[1], "extension_type", "value").(float64)) {
 		t.Errorf("key package extensions: %v", exts)
 	}
 	welcome := inspect("welcome1")
@@ -631,4 +633,11 @@ func TestInputLimits(t *testing.T) {
 	if _, errOut, _ := run(env, "inspect", big); !strings.Contains(errOut, "neither an MLSMessage") {
 		t.Errorf("a file at the limit: %q", errOut)
 	}
+}
+
+// isGREASE reports whether v is a GREASE code point of RFC 9420 section
+// 13.5: 0x?A?A with the same nibble twice, 0xFAFA excluded.
+func isGREASE(v float64) bool {
+	x := uint16(v)
+	return float64(x) == v && x&0x0F0F == 0x0A0A && x>>12 == x>>4&0xF && x != 0xFAFA
 }

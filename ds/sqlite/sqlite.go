@@ -107,6 +107,9 @@ var migrations = []string{
 	UPDATE inbox SET size = LENGTH(data);`,
 }
 
+// readConns bounds the connections that read inboxes.
+const readConns = 4
+
 // Store is a ds.Store in one SQLite file.
 type Store = sqlstore.Store
 
@@ -132,9 +135,23 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// them queue in database/sql instead, in order; the busy timeout
 	// then only matters across processes sharing the file.
 	db.SetMaxOpenConns(1)
-	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "sqlite", Migrations: migrations, Greatest: "MAX"})
+	// Readers of the inbox get connections of their own, which WAL runs
+	// beside the writer: thousands of clients woken by one message read
+	// at once rather than queueing on the writing connection.
+	rq := url.Values{}
+	rq.Add("_pragma", "busy_timeout(10000)")
+	rq.Add("_pragma", "query_only(1)")
+	rdb, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
 	if err != nil {
 		db.Close()
+		return nil, fmt.Errorf("mls: ds: sqlite: %w", err)
+	}
+	rdb.SetMaxOpenConns(readConns)
+	rdb.SetMaxIdleConns(readConns)
+	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "sqlite", Migrations: migrations, Greatest: "MAX", ReadDB: rdb})
+	if err != nil {
+		db.Close()
+		rdb.Close()
 		return nil, err
 	}
 	return s, nil

@@ -31,6 +31,9 @@ func Run(t *testing.T, open func(t *testing.T) ds.Store) {
 		{"SendToGroup", testSendToGroup},
 		{"SendDuringCommits", testSendDuringCommits},
 		{"GC", testGC},
+		{"OneCopy", testOneCopy},
+		{"Quotas", testQuotas},
+		{"LogCollect", testLogCollect},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

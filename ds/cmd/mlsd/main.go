@@ -47,6 +47,8 @@ type config struct {
 	listen, dsn, tlsCert, tlsKey, metricsListen, logFormat string
 
 	limits          ds.Limits
+	quota           ds.Quota
+	pollInterval    time.Duration
 	maxBody         int64
 	maxWait         time.Duration
 	gc              ds.Maintenance
@@ -68,10 +70,18 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.Float64Var(&c.limits.IPRate, "rate-ip", 100, "requests per second per remote IP, before authentication (0: no limit)")
 	fs.IntVar(&c.limits.IPBurst, "burst-ip", 200, "burst of requests per remote IP")
 	fs.IntVar(&c.limits.MaxStreams, "max-streams", 8, "open long polls and WebSockets per client (0: no limit)")
+	fs.Float64Var(&c.limits.ClaimRate, "rate-claim", 1, "KeyPackage claims per second of one claimed user, and of one claiming client (0: no limit; RFC 9420 section 16.8)")
+	fs.IntVar(&c.limits.ClaimBurst, "burst-claim", 50, "burst of KeyPackage claims of one user, and by one client")
+	fs.IntVar(&c.quota.MaxMembers, "max-group-size", 100000, "most members of a group this server knows (0: no limit)")
+	fs.Int64Var(&c.quota.MaxGroupBytes, "quota-group", 256<<20, "most bytes of one group's message log (0: no limit)")
+	fs.Int64Var(&c.quota.MaxClientBytes, "quota-client", 64<<20, "most bytes of stored group messages one client sent (0: no limit)")
+	fs.Int64Var(&c.quota.MaxInboxBytes, "quota-inbox", 64<<20, "most bytes of Welcomes waiting in one client's inbox (0: no limit)")
+	fs.Int64Var(&c.gc.GC.GroupLogBytes, "group-log-retention", 0, "delete a group's oldest messages beyond this many bytes, read or not (0: keep until read)")
+	fs.DurationVar(&c.pollInterval, "poll-interval", ds.DefaultPollInterval, "with SQLite, how often a waiting client's inbox is read again for other processes' messages (negative: never, for one process alone on its file); PostgreSQL needs no polling (LISTEN/NOTIFY)")
 	fs.Int64Var(&c.maxBody, "max-body", ds.DefaultMaxBody, "largest request body, in bytes")
 	fs.DurationVar(&c.maxWait, "max-wait", ds.DefaultMaxWait, "longest inbox long poll")
 	fs.DurationVar(&c.gc.Every, "gc-every", time.Minute, "time between garbage collections of the store")
-	fs.DurationVar(&c.gc.GC.InboxRetention, "inbox-retention", 0, "delete inbox messages unacknowledged this long (0: keep until acknowledged)")
+	fs.DurationVar(&c.gc.GC.InboxRetention, "inbox-retention", 0, "delete inbox and group log messages unacknowledged this long (0: keep until acknowledged)")
 	fs.DurationVar(&c.gc.GC.KeyPackageRetention, "keypackage-retention", 7*24*time.Hour, "delete claimed (and replaced last-resort) KeyPackages this long after their claim (0: keep)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long requests in flight may take to finish on SIGTERM")
 	if err := fs.Parse(args); err != nil {
@@ -85,6 +95,9 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	}
 	if c.logFormat != "text" && c.logFormat != "json" {
 		return nil, fmt.Errorf("--log-format must be text or json, not %q", c.logFormat)
+	}
+	if c.quota.MaxMembers < 0 || c.quota.MaxGroupBytes < 0 || c.quota.MaxClientBytes < 0 || c.quota.MaxInboxBytes < 0 || c.gc.GC.GroupLogBytes < 0 {
+		return nil, errors.New("--max-group-size, the quotas and --group-log-retention must not be negative")
 	}
 	if c.maxBody <= 0 || c.maxWait < 0 || c.gc.Every <= 0 || c.shutdownTimeout <= 0 {
 		return nil, errors.New("--max-body, --gc-every and --shutdown-timeout must be positive, --max-wait not negative")
@@ -130,6 +143,8 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(net.Ad
 	srv := ds.NewServer(store, log)
 	srv.Ready = store.Ping
 	srv.Limits = c.limits
+	srv.Quota = c.quota
+	srv.PollInterval = c.pollInterval
 	srv.MaxBody = c.maxBody
 	srv.MaxWait = c.maxWait
 	srv.HideMetrics = c.metricsListen != ""

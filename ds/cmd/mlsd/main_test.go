@@ -305,9 +305,14 @@ func TestFlags(t *testing.T) {
 	if err != nil || c.listen != "127.0.0.1:7420" || c.dsn != "mlsd.db" {
 		t.Fatalf("defaults: %+v %v", c, err)
 	}
-	c, err = parseFlags([]string{"--rate-client", "5", "--burst-client", "7", "--rate-ip", "0", "--max-streams", "2", "--inbox-retention", "720h"}, io.Discard)
-	if err != nil || c.limits != (ds.Limits{ClientRate: 5, ClientBurst: 7, IPRate: 0, IPBurst: 200, MaxStreams: 2}) || c.gc.GC.InboxRetention != 720*time.Hour {
+	c, err = parseFlags([]string{"--rate-client", "5", "--burst-client", "7", "--rate-ip", "0", "--max-streams", "2", "--inbox-retention", "720h",
+		"--rate-claim", "0.5", "--burst-claim", "3", "--max-group-size", "10", "--quota-group", "100", "--quota-client", "50", "--quota-inbox", "20", "--group-log-retention", "1000"}, io.Discard)
+	if err != nil || c.limits != (ds.Limits{ClientRate: 5, ClientBurst: 7, IPRate: 0, IPBurst: 200, MaxStreams: 2, ClaimRate: 0.5, ClaimBurst: 3}) || c.gc.GC.InboxRetention != 720*time.Hour ||
+		c.quota != (ds.Quota{MaxMembers: 10, MaxGroupBytes: 100, MaxClientBytes: 50, MaxInboxBytes: 20}) || c.gc.GC.GroupLogBytes != 1000 {
 		t.Fatalf("limit flags: %+v %v", c, err)
+	}
+	if _, err := parseFlags([]string{"--quota-group", "-1"}, io.Discard); err == nil {
+		t.Error("a negative quota accepted")
 	}
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "bad.pem"), []byte("not PEM"), 0o600)

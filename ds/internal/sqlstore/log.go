@@ -325,16 +325,22 @@ func (s *Store) Inbox(ctx context.Context, clientID string, after uint64, limit 
 	if after >= 1<<63 {
 		return nil, nil
 	}
-	s.queries.Add(1)
-	// The inbox below the cursor is deleted by Ack; the logs are not, so
-	// their branch starts above the cursor too.
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, data FROM (
+	s.inboxOnce.Do(func() {
+		// The inbox below the cursor is deleted by Ack; the logs are not,
+		// so their branch starts above the cursor too.
+		s.inboxStmt, s.inboxErr = s.rdb.PrepareContext(context.Background(), s.q(`SELECT seq, data FROM (
 			SELECT seq, data FROM inbox WHERE client_id = ? AND seq > ?
 			UNION ALL
 			SELECT l.seq, l.data FROM members m JOIN group_log l ON l.group_id = m.group_id
 			WHERE m.client_id = ? AND l.seq > ? AND l.seq > m.joined AND (m.left_at IS NULL OR l.seq <= m.left_at)
 				AND l.sender <> ? AND l.seq > (SELECT acked FROM clients WHERE id = ?)
-		) u ORDER BY seq LIMIT ?`), clientID, int64(after), clientID, int64(after), clientID, clientID, limit)
+		) u ORDER BY seq LIMIT ?`))
+	})
+	if s.inboxErr != nil {
+		return nil, s.inboxErr
+	}
+	s.queries.Add(1)
+	rows, err := s.inboxStmt.QueryContext(ctx, clientID, int64(after), clientID, int64(after), clientID, clientID, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -381,7 +387,7 @@ func (s *Store) Ack(ctx context.Context, clientID string, upTo uint64) error {
 // ClientGroups implements ds.Waker.
 func (s *Store) ClientGroups(ctx context.Context, clientID string) ([][]byte, error) {
 	s.queries.Add(1)
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT group_id FROM members WHERE client_id = ?`), clientID)
+	rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT group_id FROM members WHERE client_id = ?`), clientID)
 	if err != nil {
 		return nil, err
 	}
@@ -416,11 +422,27 @@ func (s *Store) Collect(ctx context.Context, o ds.GCOptions) (ds.GCResult, error
 			return r, wrap("group logs", err)
 		}
 	}
-	// What every member has read, each from where it joined: a member's
-	// reading position is the larger of its cursor and its joining.
-	n, err := s.exec(ctx, s.db, `DELETE FROM group_log WHERE seq <= COALESCE(
-		(SELECT MIN(`+s.d.Greatest+`(c.acked, m.joined)) FROM members m JOIN clients c ON c.id = m.client_id WHERE m.group_id = group_log.group_id),
-		seq)`)
+	// What every member has read: an entry goes when no member is left
+	// that still reads it (its sender does not; a member reads from where
+	// it joined, or its cursor if later, up to where it left). First, in
+	// one pass over the members, what lies below every member's position;
+	// then the rest, entry by entry, where the sender is the one behind
+	// (each check stops at the first member that still reads the entry,
+	// which for a recent one is among the first).
+	n, err := s.exec(ctx, s.db, `WITH pos AS (
+			SELECT m.group_id, MIN(`+s.d.Greatest+`(c.acked, m.joined)) AS p
+			FROM members m JOIN clients c ON c.id = m.client_id GROUP BY m.group_id)
+		DELETE FROM group_log WHERE EXISTS (
+			SELECT 1 FROM pos WHERE pos.group_id = group_log.group_id AND group_log.seq <= pos.p)`)
+	r.Log += n
+	if err != nil {
+		return r, wrap("read group log entries", err)
+	}
+	n, err = s.exec(ctx, s.db, `DELETE FROM group_log WHERE NOT EXISTS (
+		SELECT 1 FROM members m JOIN clients c ON c.id = m.client_id
+		WHERE m.group_id = group_log.group_id AND m.client_id <> group_log.sender
+			AND group_log.seq > `+s.d.Greatest+`(c.acked, m.joined)
+			AND (m.left_at IS NULL OR group_log.seq <= m.left_at))`)
 	r.Log += n
 	if err != nil {
 		return r, wrap("read group log entries", err)
@@ -461,4 +483,19 @@ func (s *Store) Collect(ctx context.Context, o ds.GCOptions) (ds.GCResult, error
 		}
 	}
 	return r, nil
+}
+
+// messageTables are the tables TableRows counts.
+var messageTables = map[string]bool{"group_log": true, "inbox": true, "members": true}
+
+// TableRows returns the rows of one of the message tables (group_log,
+// inbox, members), for tests and benchmarks that check what a delivery
+// writes.
+func (s *Store) TableRows(ctx context.Context, table string) (int64, error) {
+	if !messageTables[table] {
+		return 0, fmt.Errorf("mls: ds: %s: no table %q to count", s.d.Name, table)
+	}
+	var n int64
+	err := s.row(ctx, s.db, `SELECT COUNT(*) FROM `+table).Scan(&n)
+	return n, err
 }

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -60,12 +61,24 @@ type Dialect struct {
 	MigrateLock string
 	// Closer, when set, is called by Close after the database is closed.
 	Closer func() error
+	// ReadDB, when set, serves the reads of waiting clients (Inbox,
+	// ClientGroups): SQLite's one writing connection would queue them
+	// behind each other, while its WAL lets several readers run at once.
+	// The Store closes it.
+	ReadDB *sql.DB
 }
 
 // Store is a ds.Store in a SQL database.
 type Store struct {
-	db *sql.DB
-	d  Dialect
+	db  *sql.DB
+	rdb *sql.DB // reads of waiting clients: d.ReadDB, or db
+	d   Dialect
+
+	// inboxStmt is the read of Inbox, prepared once: parsing it again
+	// for each of thousands of woken readers costs more than running it.
+	inboxOnce sync.Once
+	inboxStmt *sql.Stmt
+	inboxErr  error
 
 	// queries counts the statements, begins and commits sent to the
 	// database, for tests and benchmarks that check what idle costs.
@@ -78,7 +91,10 @@ var _ ds.Store = (*Store)(nil)
 // New returns a Store on db, after migrating its schema to the latest
 // version of d.
 func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
-	s := &Store{db: db, d: d}
+	s := &Store{db: db, rdb: db, d: d}
+	if d.ReadDB != nil {
+		s.rdb = d.ReadDB
+	}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -187,6 +203,12 @@ func (s *Store) wakeTx(ctx context.Context, f func(*sql.Tx, *ds.Wake) error) err
 // Close closes the database.
 func (s *Store) Close() error {
 	err := s.db.Close()
+	if s.inboxStmt != nil {
+		s.inboxStmt.Close()
+	}
+	if s.rdb != s.db {
+		err = errors.Join(err, s.rdb.Close())
+	}
 	if s.d.Closer != nil {
 		err = errors.Join(err, s.d.Closer())
 	}

@@ -1,7 +1,7 @@
 // An MLSClient gRPC server (interop/proto/mls_client.proto) around Wire's
 // core-crypto, which is OpenMLS behind a Wire-shaped API, so that Arbor's
-// scenario player (interop/scenario_test.go) can drive it like any other
-// implementation.
+// scenario player can drive it like any other implementation (its entry in
+// interop/peers/peers.json; interop/peer_test.go).
 //
 // Usage: node server.mjs [--port N] [--host ADDR]
 // Port 0 (the default) picks a free port; the server prints
@@ -18,12 +18,15 @@
 //     takes part); one CoreCrypto instance, with its own in-memory database,
 //     serves each identity.
 //   - Wire format. core-crypto's conversations send and accept handshake
-//     messages only as PublicMessage, so a request with encrypt_handshake
-//     set is refused as unsupported.
-//   - Framing. core-crypto reads and writes a bare KeyPackage where the
-//     harness carries an MLSMessage, so the wrapper adds or strips the
-//     MLSMessage header (RFC 9420 section 6) and checks it. GroupInfos are
-//     accepted either way.
+//     messages only as PublicMessage (its wire-format policy refuses a
+//     PrivateMessage commit: "The message's wire format is incompatible
+//     with the group's wire format policy"), so a request with
+//     encrypt_handshake set is refused as unsupported.
+//   - Framing. core-crypto reads and writes a bare KeyPackage, and reads a
+//     bare GroupInfo, where the harness carries MLSMessages, so the wrapper
+//     adds or strips the MLSMessage header (RFC 9420 section 6) and checks
+//     it. The GroupInfos core-crypto hands out are MLSMessages already; the
+//     wrapper takes either form.
 //   - Commits. core-crypto hands each commit it makes to an MlsTransport
 //     callback and merges it as soon as the callback returns; the wrapper's
 //     callback keeps the bundle (commit, Welcome, GroupInfo). So Commit
@@ -38,6 +41,9 @@
 //   - GroupInfo. core-crypto gives out a GroupInfo only in the bundle of a
 //     commit it made, always with the ratchet tree inside; the wrapper
 //     answers with it while the member is still in that epoch.
+//   - Resync. joinByExternalCommit removes the leaf the client's id holds
+//     in the tree; with remove_prior the wrapper drops the member's old
+//     state first and checks that the commit has that Remove.
 //   - Epoch authenticator. core-crypto does not expose it (nor does it
 //     expose StateAuth); responses carry an empty one and the player
 //     compares MLS-Exporter("exporter", "", 32) instead, which is what
@@ -251,11 +257,14 @@ async function takeBundle(st) {
   return bundle;
 }
 
-// commitPath reports whether a commit (a PublicMessage MLSMessage) carries
-// an UpdatePath: FramedContent is group_id, epoch, sender, authenticated
-// data, content type, then the Commit: its proposals, then
-// optional<UpdatePath> (RFC 9420 sections 6 and 12.4).
-function commitHasPath(msg) {
+// parseCommit reads a commit (a PublicMessage MLSMessage) as far as this
+// wrapper needs: FramedContent is group_id, epoch, sender, authenticated
+// data, content type, then the Commit, its proposals and
+// optional<UpdatePath> (RFC 9420 sections 6.1 and 12.4). It returns the
+// types of the proposals by value that it can step over (Remove,
+// ExternalInit, GroupContextExtensions; it stops at others) and whether
+// the commit has a path.
+function parseCommit(msg) {
   const b = unwrap(WF.public, msg, 'the commit');
   let [, off] = readOpaque(b, 0); // group_id
   off += 8; // epoch
@@ -263,10 +272,27 @@ function commitHasPath(msg) {
   if (senderType === 1 || senderType === 2) off += 4; // member leaf index, external sender index
   [, off] = readOpaque(b, off); // authenticated_data
   if (b[off++] !== 3) throw new BadRequest('not a commit');
-  [, off] = readOpaque(b, off); // proposals
+  let proposals;
+  [proposals, off] = readOpaque(b, off);
   if (off >= b.length) throw new BadRequest('truncated commit');
-  return b[off] === 1;
+  const types = [];
+  for (let p = 0; p < proposals.length;) {
+    if (proposals[p] === 2) { // ProposalRef
+      [, p] = readOpaque(proposals, p + 1);
+      continue;
+    }
+    if (proposals[p] !== 1 || p + 3 > proposals.length) break;
+    const type = proposals.readUInt16BE(p + 1);
+    p += 3;
+    if (type === 3) p += 4; // Remove: leaf index
+    else if (type === 6 || type === 7) [, p] = readOpaque(proposals, p); // ExternalInit, GroupContextExtensions
+    else break;
+    types.push(type);
+  }
+  return { proposalTypes: types, hasPath: b[off] === 1 };
 }
+
+const REMOVE = 3;
 
 // ---- the RPCs ----
 
@@ -313,20 +339,31 @@ const handlers = {
   async ExternalJoin(req) {
     refuseEncrypted(req.encrypt_handshake);
     if (req.ratchet_tree.length > 0) throw new Unsupported('joins only with the ratchet tree inside the GroupInfo');
-    if (req.remove_prior) throw new Unsupported('no resync (an external commit removing the joiner\'s prior leaf)');
     if (req.psks.length > 0) throw new Unsupported('no PSKs');
     const bare = unwrap(WF.groupInfo, req.group_info, 'the GroupInfo');
-    // GroupInfo starts with its GroupContext: version, then cipher_suite.
+    // GroupInfo starts with its GroupContext: version, cipher_suite,
+    // group_id.
     if (bare.length < 4) throw new BadRequest('truncated GroupInfo');
     const suite = bare.readUInt16BE(2);
+    const [groupID] = readOpaque(bare, 4);
     const c = await client(req.identity);
     const ref = await credential(c, suite);
     const gi = new cc.GroupInfo(bare);
+    const conv = new cc.ConversationId(groupID);
+    // A resync: core-crypto's external commit removes the leaf its client
+    // id has in the tree by itself (the one Remove RFC 9420 section 12.2
+    // allows an external commit), once the member's old state is gone.
+    if (req.remove_prior && await c.core.conversationExists(conv)) {
+      await c.core.transaction((ctx) => ctx.wipeConversation(conv));
+    }
     c.sent.length = 0;
-    const conv = await c.core.transaction((ctx) => ctx.joinByExternalCommit(gi, ref));
-    const id = newState(c, conv);
+    const joined = await c.core.transaction((ctx) => ctx.joinByExternalCommit(gi, ref));
+    const id = newState(c, joined);
     const bundle = await takeBundle(states.get(id));
     states.get(id).pending = false;
+    if (parseCommit(bundle.commit).proposalTypes.includes(REMOVE) !== req.remove_prior) {
+      throw new Error(req.remove_prior ? 'the external commit did not remove the prior leaf' : 'the external commit removed a leaf');
+    }
     return { state_id: id, commit: Buffer.from(bundle.commit), epoch_authenticator: empty };
   },
 
@@ -405,7 +442,7 @@ const handlers = {
     });
     if ((await core.conversationEpoch(st.conv)) !== before + 1n) throw new Error('core-crypto made no commit');
     const bundle = await takeBundle(st);
-    if (req.force_path && !commitHasPath(bundle.commit)) {
+    if (req.force_path && !parseCommit(bundle.commit).hasPath) {
       throw new Unsupported('committed without an UpdatePath: there is no option to force one');
     }
     return {
@@ -484,7 +521,7 @@ for (const name of Object.keys(service)) {
         return;
       }
       try {
-        const t0 = performance.now(); const r = await h(call.request); if (process.env.CC_TIMING) console.error(name, (performance.now() - t0).toFixed(1)); callback(null, r);
+        callback(null, await h(call.request));
       } catch (e) {
         callback(grpcError(e));
       }

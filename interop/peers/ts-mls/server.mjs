@@ -349,7 +349,8 @@ function wrap(name, fn) {
     fn(call.request).then((res) => cb(null, res), (e) => {
       const code = e instanceof Unimplemented ? grpc.status.UNIMPLEMENTED : grpc.status.UNKNOWN
       if (process.env.TS_MLS_PEER_DEBUG) console.error(name, e)
-      cb({ code, details: `${e.constructor?.name ?? "Error"}: ${e.message ?? e}`.slice(0, 500) })
+      const details = e instanceof Unimplemented ? e.message : `${e.constructor?.name ?? "Error"}: ${e.message ?? e}`
+      cb({ code, details: details.slice(0, 500) })
     })
   }
 }
