@@ -69,6 +69,9 @@ type Group struct {
 	past    []*pastEpoch // oldest first, at most cfg.MaxPastEpochs
 	// reinit is the ReInit proposal of the commit that closed the group.
 	reinit *ReInitProposal
+	// exporter is the current epoch's exporter tree (SafeExport); nil in
+	// an epoch restored from a version 1 state.
+	exporter *exporterTree
 }
 
 // groupCore is the public state of a group, which a member (Group) and
@@ -271,6 +274,14 @@ func (g *Group) installEpoch(gc *GroupContext, gcBytes []byte, secrets *EpochSec
 	g.pc = pc
 	g.interim = interim
 	g.confirmationTag = tag
+	if g.exporter != nil {
+		g.exporter.erase()
+		g.exporter = nil
+	}
+	if root := secrets.applicationExportSecret; root != nil {
+		g.exporter = newExporterTree(g.suite, root)
+		secrets.applicationExportSecret = nil
+	}
 	return nil
 }
 
@@ -415,7 +426,8 @@ func (g *Group) EpochAuthenticator() []byte { return bytes.Clone(g.secrets.Epoch
 
 // Export returns MLS-Exporter(label, context, length) of the current
 // epoch (RFC 9420 section 8.5): a secret the members share, for use by
-// the application.
+// the application. It is not forward secure within the epoch; SafeExport
+// is.
 func (g *Group) Export(label string, context []byte, length int) ([]byte, error) {
 	if g.state == stateRemoved || g.state == stateErased {
 		return nil, ErrGroupInactive
@@ -587,5 +599,8 @@ func (g *Group) Erase() {
 	g.proposals.erase()
 	g.proposals = newProposalCache()
 	g.reinit, g.resumeFrom = nil, nil
+	if g.exporter != nil {
+		g.exporter.erase()
+	}
 	g.state = stateErased
 }

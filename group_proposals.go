@@ -336,6 +336,10 @@ func checkGroupExtensions(exts Extensions) error {
 			err = new(RequiredCapabilities).UnmarshalBinary(e.ExtensionData)
 		case ExtensionTypeExternalSenders:
 			err = new(ExternalSenders).UnmarshalBinary(e.ExtensionData)
+		case ExtensionTypeAppDataDictionary:
+			// Sorted, one entry per component (draft-ietf-mls-extensions-10
+			// section 4.6).
+			err = new(AppDataDictionary).UnmarshalBinary(e.ExtensionData)
 		case ExtensionTypeRatchetTree, ExtensionTypeExternalPub:
 			err = fmt.Errorf("%v is not a GroupContext extension", e.ExtensionType)
 		}

@@ -6,9 +6,12 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/arbormls/mls/ciphersuite"
 	"github.com/arbormls/mls/internal/codec"
+	"github.com/arbormls/mls/internal/treemath"
 )
 
 // The group state format.
@@ -26,11 +29,12 @@ import (
 // presentation language of RFC 9420 section 2.1 (vectors with varint
 // lengths, optional<T> as a presence byte). GroupContext, Node, LeafNode,
 // Proposal, Sender, MLSMessage, PreSharedKeyID and ReInit are the RFC 9420
-// structs. Version 1, field by field:
+// structs. Version 2, field by field (version 1, which LoadGroup still
+// reads, ends before the extensions):
 //
 //	struct {
 //	    opaque magic[4] = "ARBG";
-//	    uint16 version = 1;
+//	    uint16 version = 2;
 //	    opaque identity<V>;              // Identity.MarshalBinary: credential, signature private key (public key if a crypto.Signer)
 //	    uint32 own_leaf;                 // this client's leaf
 //	    uint8 group_state;               // 0 active, 1 removed by a commit, 2 closed by a ReInit
@@ -45,12 +49,17 @@ import (
 //	    PastEpochState past_epochs<V>;   // newest first
 //	    optional<ReInit> reinit;         // the ReInit that closed the group (RFC 9420 section 12.1.5)
 //	    optional<ResumeState> resume;    // the group this new group resumes (ReInit or Branch)
-//	    RotationState rotation;          // only when a new identity is pending (see below)
+//	    StateExtension extensions<V>;    // version 2: by increasing type, each at most once
 //	} GroupState;
 //
+//	struct {
+//	    uint16 type;                     // 1 rotation, 2 exporter tree, 3 pending exporter root
+//	    opaque data<V>;
+//	} StateExtension;
+//
 // A new identity of this client that a commit has not applied yet
-// (CommitOptions.NewIdentity, Group.ProposeUpdateIdentity) follows, and
-// only then, so that every other state is written as before:
+// (CommitOptions.NewIdentity, Group.ProposeUpdateIdentity), present only
+// then:
 //
 //	struct {
 //	    optional<opaque identity<V>> pending_commit_identity;
@@ -61,6 +70,23 @@ import (
 //	    opaque proposal_ref<V>;
 //	    opaque identity<V>;              // Identity.MarshalBinary
 //	} RotatedUpdate;
+//
+// The current epoch's exporter tree (draft-ietf-mls-extensions-10 section
+// 4.4, see Group.SafeExport), absent in an epoch restored from version 1:
+// the node secrets still held, by increasing node index, none below
+// another.
+//
+//	struct {
+//	    ExporterNode nodes[];            // up to the end of the data
+//	} ExporterState;
+//
+//	struct {
+//	    uint32 node;                     // array index in the tree of 2^16 leaves
+//	    opaque secret<V>;
+//	} ExporterNode;
+//
+// The pending commit's application_export_secret (type 3) is its opaque
+// secret<V>, present when a commit is pending.
 //
 // The ratchet tree (RFC 9420 sections 4 and 7) with the private keys this
 // client holds (section 4.2):
@@ -235,7 +261,7 @@ import (
 
 const (
 	groupStateMagic   = "ARBG"
-	groupStateVersion = 1
+	groupStateVersion = 2
 )
 
 // ErrUnknownStateVersion is returned by LoadGroup for a state of a format
@@ -300,8 +326,110 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 	})
 	addOptionalReInit(b, g.reinit)
 	b.AddOptional(g.resumeFrom != nil, func(b *codec.Builder) { g.marshalResume(b) })
-	g.marshalRotation(b)
+	b.AddVector(func(b *codec.Builder) {
+		g.marshalRotation(b)
+		g.marshalExporter(b)
+	})
 	return b.Bytes()
+}
+
+// The types of StateExtension, in the order they are written.
+const (
+	stateExtRotation        = 1
+	stateExtExporter        = 2
+	stateExtPendingExporter = 3
+)
+
+// addStateExtension writes a StateExtension of type typ whose data f
+// writes.
+func addStateExtension(b *codec.Builder, typ uint16, f func(b *codec.Builder)) {
+	b.AddUint16(typ)
+	b.AddVector(f)
+}
+
+// marshalExporter writes the exporter tree of the current epoch and the
+// root of the pending commit's, when there are.
+func (g *Group) marshalExporter(b *codec.Builder) {
+	if g.exporter != nil {
+		addStateExtension(b, stateExtExporter, func(b *codec.Builder) {
+			nodes := slices.Sorted(maps.Keys(g.exporter.nodes))
+			for _, x := range nodes {
+				b.AddUint32(uint32(x))
+				b.AddOpaque(g.exporter.nodes[x])
+			}
+		})
+	}
+	if g.pending != nil && g.pending.next.secrets.applicationExportSecret != nil {
+		addStateExtension(b, stateExtPendingExporter, func(b *codec.Builder) {
+			b.AddOpaque(g.pending.next.secrets.applicationExportSecret)
+		})
+	}
+}
+
+// unmarshalExporter reads an exporter tree's nodes: in range, each at
+// most once, Nh bytes each.
+func (g *Group) unmarshalExporter(r *codec.Reader) {
+	t := &exporterTree{suite: g.suite, nodes: make(map[treemath.NodeIndex][]byte)}
+	g.exporter = t
+	for !r.Empty() {
+		x := treemath.NodeIndex(r.ReadUint32())
+		v := readSecret(r, g.suite.HashSize(), "exporter tree node")
+		if r.Err() != nil {
+			return
+		}
+		if uint32(x) >= treemath.NodeWidth(exporterLeaves) || t.nodes[x] != nil {
+			clear(v)
+			r.SetError(fmt.Errorf("exporter tree node %d out of range or repeated", x))
+			return
+		}
+		t.nodes[x] = v
+	}
+	// No node below another: a node's secret is deleted when its children
+	// are derived.
+	for x := range t.nodes {
+		for p, ok := treemath.Parent(x, exporterLeaves); ok; p, ok = treemath.Parent(p, exporterLeaves) {
+			if t.nodes[p] != nil {
+				r.SetError(fmt.Errorf("exporter tree nodes %d and %d both held", p, x))
+				return
+			}
+		}
+	}
+}
+
+// unmarshalExtensions reads the StateExtensions of a version 2 state:
+// known types only, in increasing order.
+func (g *Group) unmarshalExtensions(r *codec.Reader) {
+	last := uint16(0)
+	r.ReadVectorFunc(func(r *codec.Reader) {
+		typ := r.ReadUint16()
+		data := r.ReadVector()
+		if r.Err() != nil {
+			return
+		}
+		if typ <= last {
+			r.SetError(fmt.Errorf("state extension %d out of order", typ))
+			return
+		}
+		last = typ
+		switch typ {
+		case stateExtRotation:
+			g.unmarshalRotation(data)
+		case stateExtExporter:
+			g.unmarshalExporter(data)
+		case stateExtPendingExporter:
+			if g.pending == nil || g.pending.next.secrets == nil {
+				data.SetError(errors.New("an exporter root without a pending commit"))
+				break
+			}
+			g.pending.next.secrets.applicationExportSecret = readSecret(data, g.suite.HashSize(), "application_export_secret")
+		default:
+			r.SetError(fmt.Errorf("unknown state extension %d", typ))
+			return
+		}
+		if err := data.Finish(); err != nil {
+			r.SetError(err)
+		}
+	})
 }
 
 // marshalProposals writes the proposal cache as CachedProposal<V>.
@@ -317,7 +445,8 @@ func (g *groupCore) marshalProposals(b *codec.Builder) {
 	})
 }
 
-// marshalRotation writes the RotationState, if a new identity is pending.
+// marshalRotation writes the RotationState extension, if a new identity
+// is pending.
 func (g *Group) marshalRotation(b *codec.Builder) {
 	var pending *Identity
 	if g.pending != nil {
@@ -341,21 +470,20 @@ func (g *Group) marshalRotation(b *codec.Builder) {
 		b.AddOpaque(enc)
 		clear(enc)
 	}
-	b.AddOptional(pending != nil, func(b *codec.Builder) { addIdentity(b, pending) })
-	b.AddVector(func(b *codec.Builder) {
-		for _, p := range updates {
-			b.AddOpaque(p.ref)
-			addIdentity(b, p.newID)
-		}
+	addStateExtension(b, stateExtRotation, func(b *codec.Builder) {
+		b.AddOptional(pending != nil, func(b *codec.Builder) { addIdentity(b, pending) })
+		b.AddVector(func(b *codec.Builder) {
+			for _, p := range updates {
+				b.AddOpaque(p.ref)
+				addIdentity(b, p.newID)
+			}
+		})
 	})
 }
 
-// unmarshalRotation reads the RotationState, if present, and checks each
-// identity against the leaf it is to sign for.
+// unmarshalRotation reads a RotationState and checks each identity
+// against the leaf it is to sign for.
 func (g *Group) unmarshalRotation(r *codec.Reader) {
-	if r.Empty() {
-		return
-	}
 	readIdentity := func(r *codec.Reader) *Identity {
 		enc := r.ReadOpaque()
 		defer clear(enc)
@@ -458,8 +586,9 @@ func LoadGroup(data []byte, cfg *Config) (*Group, error) {
 		return nil, stateErr(errors.New("not a group state"))
 	}
 	data = data[len(groupStateMagic):]
-	if v := uint16(data[0])<<8 | uint16(data[1]); v != groupStateVersion {
-		return nil, fmt.Errorf("%w %d (this version reads %d)", ErrUnknownStateVersion, v, groupStateVersion)
+	v := uint16(data[0])<<8 | uint16(data[1])
+	if v < 1 || v > groupStateVersion {
+		return nil, fmt.Errorf("%w %d (this version reads 1 to %d)", ErrUnknownStateVersion, v, groupStateVersion)
 	}
 	r := codec.NewReader(data[2:])
 	idBytes := r.ReadOpaque()
@@ -482,7 +611,7 @@ func LoadGroup(data []byte, cfg *Config) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := g.unmarshalState(r); err != nil {
+	if err := g.unmarshalState(r, v); err != nil {
 		g.eraseState()
 		return nil, stateErr(err)
 	}
@@ -499,7 +628,7 @@ func stateErr(err error) error { return &decodeError{typ: "group state", err: er
 
 // unmarshalState reads the state after the identity into g, which newGroup
 // made, then checks it as a whole.
-func (g *Group) unmarshalState(r *codec.Reader) error {
+func (g *Group) unmarshalState(r *codec.Reader, version uint16) error {
 	s := g.suite
 	g.self = LeafIndex(r.ReadUint32())
 	g.state = groupState(r.ReadUint8())
@@ -539,7 +668,9 @@ func (g *Group) unmarshalState(r *codec.Reader) error {
 	if r.ReadOptional() {
 		g.unmarshalResume(r)
 	}
-	g.unmarshalRotation(r)
+	if version >= 2 {
+		g.unmarshalExtensions(r)
+	}
 	if err := r.Finish(); err != nil {
 		return err
 	}

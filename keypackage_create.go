@@ -67,6 +67,12 @@ type KeyPackageOptions struct {
 	LeafExtensions Extensions
 	// LastResort adds the last_resort extension (ExtensionTypeLastResort).
 	LastResort bool
+	// LastResortComponent also marks the KeyPackage as last resort the way
+	// draft-ietf-mls-extensions-10 does (section 6.4): the component
+	// ComponentLastResortKeyPackage in an app_data_dictionary extension,
+	// which the capabilities then list. It implies LastResort, so that
+	// clients that know only the 0x000A extension read it too.
+	LastResortComponent bool
 	// NoGREASE leaves out the GREASE values (RFC 9420 section 13.5) that
 	// NewKeyPackage otherwise adds, drawn afresh for each KeyPackage: one
 	// in each of the capabilities' cipher suites, extensions, proposals
@@ -110,9 +116,14 @@ func NewKeyPackage(id *Identity, opts *KeyPackageOptions) (*KeyPackageBundle, er
 		return nil, err
 	}
 	kpExts := slices.Clone(opts.Extensions)
-	if opts.LastResort {
+	if opts.LastResort || opts.LastResortComponent {
 		if _, ok := kpExts.Find(ExtensionTypeLastResort); !ok {
 			kpExts = append(kpExts, Extension{ExtensionType: ExtensionTypeLastResort, ExtensionData: []byte{}})
+		}
+	}
+	if opts.LastResortComponent {
+		if kpExts, err = withComponent(kpExts, ComponentLastResortKeyPackage, []byte{}); err != nil {
+			return nil, err
 		}
 	}
 	leafExts := slices.Clone(opts.LeafExtensions)
@@ -165,6 +176,16 @@ func NewKeyPackage(id *Identity, opts *KeyPackageOptions) (*KeyPackageBundle, er
 	// too (RFC 9420 section 10), a rule receivers do not check (13.4).
 	if !allListed(nonDefault(extensionTypes(kp.Extensions), isDefaultExtension), caps.Extensions) {
 		return nil, invalid(ruleKPExtensions, "extension not listed in capabilities")
+	}
+	// What this client writes follows the draft's MUSTs for its
+	// dictionaries (sorted, one entry per component); received ones are
+	// read as they come.
+	for _, exts := range []Extensions{kpExts, leafExts} {
+		if e, ok := exts.Find(ExtensionTypeAppDataDictionary); ok {
+			if err := new(AppDataDictionary).UnmarshalBinary(e.ExtensionData); err != nil {
+				return nil, err
+			}
+		}
 	}
 	ltbs, err := kp.LeafNode.TBS(nil, 0)
 	if err != nil {
@@ -255,11 +276,39 @@ func (kp *KeyPackage) Ref() ([]byte, error) {
 	return s.MakeKeyPackageRef(data), nil
 }
 
+// withComponent returns exts with component id set to data in its
+// app_data_dictionary extension, which it adds if missing.
+func withComponent(exts Extensions, id ciphersuite.ComponentID, data []byte) (Extensions, error) {
+	var d AppDataDictionary
+	i := slices.IndexFunc(exts, func(e Extension) bool { return e.ExtensionType == ExtensionTypeAppDataDictionary })
+	if i >= 0 {
+		if err := d.UnmarshalBinary(exts[i].ExtensionData); err != nil {
+			return nil, err
+		}
+	}
+	enc, err := d.With(id, data).MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	if i < 0 {
+		return append(exts, Extension{ExtensionType: ExtensionTypeAppDataDictionary, ExtensionData: enc}), nil
+	}
+	exts[i].ExtensionData = enc
+	return exts, nil
+}
+
 // IsLastResort reports whether kp carries the last_resort extension, which
 // allows it to be used more than once.
 func (kp *KeyPackage) IsLastResort() bool {
-	_, ok := kp.Extensions.Find(ExtensionTypeLastResort)
-	return ok
+	if _, ok := kp.Extensions.Find(ExtensionTypeLastResort); ok {
+		return true
+	}
+	// Or the component of draft-ietf-mls-extensions-10 section 6.4.
+	if d, ok := appData(kp.Extensions); ok {
+		_, ok = d.Get(ComponentLastResortKeyPackage)
+		return ok
+	}
+	return false
 }
 
 // NewKeyPackageBundle pairs kp with its private keys, for example to load a

@@ -29,6 +29,10 @@ type EpochSecrets struct {
 	resumptionPSK      []byte
 	epochAuthenticator []byte
 	initSecret         []byte // init_secret_[n], input to the next epoch
+	// applicationExportSecret is the root of the epoch's exporter tree
+	// (draft-ietf-mls-extensions-10 section 4.4), consumed when the group
+	// builds the tree.
+	applicationExportSecret []byte
 }
 
 // errSecretErased is returned when a secret is asked for after it was erased.
@@ -148,6 +152,7 @@ func deriveFromJoiner(s *ciphersuite.Suite, joiner, pskSecret, groupContext []by
 		{&e.resumptionPSK, "resumption"},
 		{&e.epochAuthenticator, "authentication"},
 		{&e.initSecret, "init"},
+		{&e.applicationExportSecret, "application_export"},
 	} {
 		if *d.dst, err = s.DeriveSecret(epoch, d.label); err != nil {
 			e.Erase()
@@ -249,7 +254,7 @@ func (e *EpochSecrets) EraseEncryptionSecret() { erase(&e.encryptionSecret) }
 func (e *EpochSecrets) Erase() {
 	erase(&e.joinerSecret, &e.welcomeSecret, &e.senderDataSecret, &e.encryptionSecret,
 		&e.exporterSecret, &e.externalSecret, &e.confirmationKey, &e.membershipKey,
-		&e.resumptionPSK, &e.epochAuthenticator, &e.initSecret)
+		&e.resumptionPSK, &e.epochAuthenticator, &e.initSecret, &e.applicationExportSecret)
 }
 
 // erase zeroes each secret in place and drops the reference.
