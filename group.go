@@ -69,6 +69,8 @@ type Group struct {
 	past    []*pastEpoch // oldest first, at most cfg.MaxPastEpochs
 	// reinit is the ReInit proposal of the commit that closed the group.
 	reinit *ReInitProposal
+	// saved is what Save last wrote to a GroupRecordStore.
+	saved *savedRecords
 }
 
 // groupCore is the public state of a group, which a member (Group) and

@@ -604,7 +604,8 @@ func TestGroupStateCoversFields(t *testing.T) {
 		fields string
 	}{
 		// cfg is policy, given again at load; suite follows from id.
-		{Group{}, "groupCore id state secrets pc pending past reinit"},
+		// saved records what Save wrote, not state.
+		{Group{}, "groupCore id state secrets pc pending past reinit saved"},
 		// observer is set by NewPublicGroup and LoadPublicGroup, never by
 		// a member.
 		{groupCore{}, "cfg suite self tree gc gcBytes interim confirmationTag proposals resumeFrom resumeUsage observer"},
