@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -175,7 +176,9 @@ func (g *Group) recordBatch(s GroupRecordStore) (*GroupRecordBatch, map[string][
 		return nil, nil, err
 	}
 	prev := g.saved
-	if prev != nil && prev.store != s {
+	// A store of a type that is not comparable cannot be recognized: it
+	// gets full saves (comparing it would panic).
+	if prev != nil && (!reflect.TypeOf(s).Comparable() || !reflect.TypeOf(prev.store).Comparable() || prev.store != s) {
 		prev = nil
 	}
 	batch := &GroupRecordBatch{Replace: prev == nil}
