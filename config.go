@@ -1,5 +1,11 @@
 package mls
 
+import (
+	"crypto"
+
+	"github.com/arbormls/mls/ciphersuite"
+)
+
 // Defaults of Config.
 const (
 	// DefaultPaddingBlock is the block size to which PrivateMessage
@@ -93,6 +99,12 @@ type Config struct {
 	// answers resumption PSKs of its own current and kept past epochs.
 	// Nil means no such PSK is available.
 	PSKs PSKLookup
+
+	// Signers gives LoadGroup the crypto.Signer of a stored group whose
+	// identity's signing key is one (Suite.SigningKeyFromSigner), from the
+	// suite and the signature public key the state keeps in its place.
+	// Nil refuses such a state with ErrExternalSigningKey.
+	Signers func(suite ciphersuite.ID, publicKey []byte) (crypto.Signer, error)
 }
 
 // resolved returns a copy of c with the defaults filled in; c may be nil.

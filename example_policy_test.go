@@ -1,6 +1,7 @@
 package mls_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -90,4 +91,27 @@ func ExamplePolicy() {
 	// mls: refused by the application's policy (Policy.Proposal): only admins may add or remove members
 	// true 1
 	// <nil> 1 2
+}
+
+// Bob renews his credential and signature key in his own commit (for
+// example a certificate about to expire); Alice sees his new key, and
+// messages signed with the old one are refused from then on.
+func ExampleCommitOptions_newIdentity() {
+	const suite = ciphersuite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519
+	alice, _ := mls.NewBasicIdentity(suite, "alice")
+	bob, _ := mls.NewBasicIdentity(suite, "bob")
+	bobKP, _ := mls.NewKeyPackage(bob, nil)
+	aliceGroup, _ := mls.CreateGroup(alice, nil, nil)
+	commit, _ := aliceGroup.Commit(mls.CommitOptions{Add: []*mls.KeyPackage{bobKP.KeyPackage}})
+	aliceGroup.MergePendingCommit()
+	bobGroup, _ := mls.Join(bob, commit.Welcome, bobKP, nil, nil)
+
+	renewed, _ := mls.NewBasicIdentity(suite, "bob") // a new key, a new credential
+	commit, _ = bobGroup.Commit(mls.CommitOptions{NewIdentity: renewed})
+	bobGroup.MergePendingCommit()
+	aliceGroup.Process(commit.Commit)
+
+	m, _ := aliceGroup.Member(bobGroup.OwnLeaf())
+	fmt.Println(bytes.Equal(m.SignatureKey, renewed.SigningKey.PublicKey()), bobGroup.Identity() == renewed)
+	// Output: true true
 }

@@ -488,7 +488,7 @@ func (g *Group) GoString() string { return g.String() }
 // groupInfo builds and signs the GroupInfo of the state (tree, gc, tag,
 // secrets), with the ratchet tree inline unless outOfBand, and external_pub
 // when withExternalPub.
-func (g *Group) groupInfo(tree *RatchetTree, gc *GroupContext, tag []byte, secrets *EpochSecrets, outOfBand, withExternalPub bool) (*GroupInfo, error) {
+func (g *Group) groupInfo(signer *Identity, tree *RatchetTree, gc *GroupContext, tag []byte, secrets *EpochSecrets, outOfBand, withExternalPub bool) (*GroupInfo, error) {
 	gi := &GroupInfo{GroupContext: *gc, ConfirmationTag: tag, Signer: g.self, Extensions: Extensions{}}
 	if withExternalPub {
 		pub, err := secrets.ExternalPub()
@@ -511,7 +511,7 @@ func (g *Group) groupInfo(tree *RatchetTree, gc *GroupContext, tag []byte, secre
 		}
 		gi.Extensions = append(gi.Extensions, Extension{ExtensionType: ExtensionTypeRatchetTree, ExtensionData: data})
 	}
-	if err := gi.Sign(g.id.SigningKey); err != nil {
+	if err := gi.Sign(signer.SigningKey); err != nil {
 		return nil, err
 	}
 	return gi, nil
@@ -548,7 +548,7 @@ func (g *Group) GroupInfo(opts *GroupInfoOptions) (*MLSMessage, error) {
 	if opts == nil {
 		opts = &GroupInfoOptions{}
 	}
-	gi, err := g.groupInfo(g.tree, &g.gc, g.confirmationTag, g.secrets, opts.RatchetTreeOutOfBand, !opts.NoExternalPub)
+	gi, err := g.groupInfo(g.id, g.tree, &g.gc, g.confirmationTag, g.secrets, opts.RatchetTreeOutOfBand, !opts.NoExternalPub)
 	if err != nil {
 		return nil, err
 	}

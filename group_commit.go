@@ -36,6 +36,16 @@ type CommitOptions struct {
 	// AuthenticatedData is sent with the commit, authenticated but not
 	// encrypted.
 	AuthenticatedData []byte
+	// NewIdentity, when set, gives this client's leaf a new credential
+	// and signature key through the commit's path (which the commit then
+	// always has), as Group.ProposeUpdateIdentity does by proposal: for
+	// example a renewed certificate. Unset, the identity of this client's
+	// latest cached Update is used, since the path replaces that Update. The credential validator is
+	// consulted for it. The commit itself is signed with the old key, the
+	// new leaf and the GroupInfo with the new one; once the commit is
+	// merged, the group signs with NewIdentity's key and members refuse
+	// the old one.
+	NewIdentity *Identity
 }
 
 // PendingCommit is a commit this client created: the messages to send,
@@ -71,6 +81,9 @@ type nextEpoch struct {
 	tag     []byte
 	change  *EpochChange
 	reinit  *ReInitProposal
+	// newID is this client's identity in the new epoch, when the commit
+	// changes it.
+	newID *Identity
 }
 
 // erase zeroes the secrets of an epoch that will not be used.
@@ -158,11 +171,21 @@ func (g *Group) Commit(opts CommitOptions) (*PendingCommit, error) {
 		return nil, err
 	}
 	var list []committedProposal
-	forcePath := opts.Update
+	forcePath := opts.Update || opts.NewIdentity != nil
+	if opts.NewIdentity != nil {
+		if err := g.checkNewIdentity(opts.NewIdentity); err != nil {
+			return nil, err
+		}
+	}
 	if !opts.IgnorePending {
 		cached, ownUpdate := g.selectCached(byValue)
 		list = cached
 		forcePath = forcePath || ownUpdate
+		if ownUpdate && opts.NewIdentity == nil {
+			// The path replaces this client's cached Updates: it carries
+			// the new identity of the latest, if that changed it.
+			opts.NewIdentity = g.ownUpdateIdentity()
+		}
 	}
 	list = append(list, byValue...)
 	if list, err = g.policySelect(list); err != nil {
@@ -191,8 +214,16 @@ func (g *Group) Commit(opts CommitOptions) (*PendingCommit, error) {
 	}
 
 	var path *PendingUpdatePath
+	signer := g.id // of the new leaf and the GroupInfo
 	if forcePath || pathRequired(list) {
-		if path, err = prov.tree.GenerateUpdatePath(g.self, g.gc.GroupID, prov.tree.Leaf(g.self), g.id.SigningKey); err != nil {
+		template := prov.tree.Leaf(g.self)
+		if opts.NewIdentity != nil {
+			if template, err = g.rotatedLeaf(prov, opts.NewIdentity); err != nil {
+				return nil, err
+			}
+			signer = opts.NewIdentity
+		}
+		if path, err = prov.tree.GenerateUpdatePath(g.self, g.gc.GroupID, template, signer.SigningKey); err != nil {
 			return nil, err
 		}
 		defer path.Wipe()
@@ -223,6 +254,9 @@ func (g *Group) Commit(opts CommitOptions) (*PendingCommit, error) {
 		return nil, err
 	}
 	ac.Auth.ConfirmationTag = next.tag
+	if opts.NewIdentity != nil {
+		next.newID = opts.NewIdentity
+	}
 	pc := &PendingCommit{next: next}
 	if err := g.finishCommit(pc, ac, prov, path, &opts); err != nil {
 		next.erase()
@@ -244,7 +278,7 @@ func (g *Group) finishCommit(pc *PendingCommit, ac *AuthenticatedContent, prov *
 		return err
 	}
 	if len(prov.added) > 0 {
-		gi, err := g.groupInfo(next.tree, &next.gc, next.tag, next.secrets, opts.RatchetTreeOutOfBand, false)
+		gi, err := g.groupInfo(next.signer(g), next.tree, &next.gc, next.tag, next.secrets, opts.RatchetTreeOutOfBand, false)
 		if err != nil {
 			return err
 		}
@@ -266,7 +300,7 @@ func (g *Group) finishCommit(pc *PendingCommit, ac *AuthenticatedContent, prov *
 	}
 	next.secrets.EraseJoinerSecrets()
 	if opts.GroupInfo {
-		gi, err := g.groupInfo(next.tree, &next.gc, next.tag, next.secrets, opts.RatchetTreeOutOfBand, true)
+		gi, err := g.groupInfo(next.signer(g), next.tree, &next.gc, next.tag, next.secrets, opts.RatchetTreeOutOfBand, true)
 		if err != nil {
 			return err
 		}
@@ -276,6 +310,42 @@ func (g *Group) finishCommit(pc *PendingCommit, ac *AuthenticatedContent, prov *
 		pc.RatchetTree = next.tree.publicClone()
 	}
 	return nil
+}
+
+// ownUpdateIdentity returns the new identity of this client's latest
+// cached Update, or nil if that Update keeps the identity.
+func (g *Group) ownUpdateIdentity() *Identity {
+	for i := len(g.proposals.list) - 1; i >= 0; i-- {
+		if p := g.proposals.list[i]; p.proposal.Update != nil && p.sender == g.ownSender() {
+			return p.newID
+		}
+	}
+	return nil
+}
+
+// signer returns the identity of this client in the epoch n leads to.
+func (n *nextEpoch) signer(g *Group) *Identity {
+	if n.newID != nil {
+		return n.newID
+	}
+	return g.id
+}
+
+// rotatedLeaf returns the template of this client's path leaf with the
+// credential and signature key of id, after the credential validator
+// accepted them as an update of the current credential (RFC 9420 section
+// 5.3.1).
+func (g *Group) rotatedLeaf(prov *provisional, id *Identity) (*LeafNode, error) {
+	ln := *prov.tree.Leaf(g.self)
+	prev := ln.Credential
+	ln.raw = nil
+	ln.Credential = id.Credential
+	ln.SignatureKey = id.SigningKey.PublicKey()
+	opts := g.leafOpts(prov.extensions, CredentialEventUpdate, &prev, false)
+	if err := opts.ValidateCredential(&ln.Credential, ln.SignatureKey); err != nil {
+		return nil, &ValidationError{Rule: "credential", Reason: err.Error(), Err: ErrCredential, Cause: err}
+	}
+	return &ln, nil
 }
 
 // provisionalContext returns the provisional GroupContext of a commit
@@ -497,6 +567,9 @@ func (g *Group) MergePendingCommit() (*EpochChange, error) {
 		return nil, err
 	}
 	g.pending = nil
+	if n.newID != nil {
+		g.id = n.newID
+	}
 	if n.reinit != nil {
 		g.state, g.reinit = stateReInit, n.reinit
 	}

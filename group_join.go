@@ -18,6 +18,13 @@ type JoinOptions struct {
 	// does not carry it (it travelled out of band). It is checked against
 	// the tree hash like an inline one.
 	RatchetTree TreeNodes
+	// RatchetTreeFunc, when the Welcome's GroupInfo carries no tree and
+	// RatchetTree is nil, is asked for the tree of the group and epoch
+	// the Welcome names, once the GroupInfo is decrypted: from a Delivery
+	// Service that tracks the group's tree, for example
+	// (draft-ietf-mls-ratchet-tree-options). The tree is checked like an
+	// inline one.
+	RatchetTreeFunc func(groupID []byte, epoch uint64) (TreeNodes, error)
 	// PSKs looks up the pre-shared keys the Welcome names, before
 	// Config.PSKs.
 	PSKs PSKLookup
@@ -58,7 +65,13 @@ func Join(id *Identity, welcome *MLSMessage, kp *KeyPackageBundle, cfg *Config, 
 	}
 	var tree *RatchetTree
 	signerKey := func(gi *GroupInfo) ([]byte, error) {
-		if tree, err = treeOf(gi, opts.RatchetTree); err != nil {
+		nodes := opts.RatchetTree
+		if _, inline := gi.Extensions.Find(ExtensionTypeRatchetTree); !inline && nodes == nil && opts.RatchetTreeFunc != nil {
+			if nodes, err = opts.RatchetTreeFunc(bytes.Clone(gi.GroupContext.GroupID), gi.GroupContext.Epoch); err != nil {
+				return nil, err
+			}
+		}
+		if tree, err = treeOf(gi, nodes); err != nil {
 			return nil, err
 		}
 		ln := tree.Leaf(gi.Signer)

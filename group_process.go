@@ -264,7 +264,7 @@ func (g *groupCore) resolveProposals(c *Commit, committer Sender) ([]committedPr
 		if !ok {
 			return nil, commitErr(ruleUnknownProposalRef, "proposal %d of the commit is a reference to no proposal received in the epoch", i)
 		}
-		list[i] = committedProposal{p: cp.proposal, sender: cp.sender, ref: cp.ref, updatePriv: cp.updatePriv}
+		list[i] = committedProposal{p: cp.proposal, sender: cp.sender, ref: cp.ref, updatePriv: cp.updatePriv, newID: cp.newID}
 	}
 	return list, nil
 }
@@ -401,6 +401,10 @@ func (g *Group) processCommit(ac *AuthenticatedContent) (*Received, error) {
 		return nil, err
 	}
 	merged = true
+	if prov.newID != nil {
+		// This client's Update with a new identity was applied.
+		g.id = prov.newID
+	}
 	if prov.reinit != nil {
 		g.state, g.reinit = stateReInit, prov.reinit
 	}

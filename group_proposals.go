@@ -111,6 +111,10 @@ type cachedProposal struct {
 	// sent is the encoding of the message of this client's own proposal,
 	// to recognize it when the Delivery Service echoes it.
 	sent []byte
+	// newID is the identity of this client's own Update that changes its
+	// credential or signature key (ProposeUpdateIdentity): the group signs
+	// with it once a commit applies the Update.
+	newID *Identity
 }
 
 // proposalCache holds the proposals of an epoch in arrival order.
@@ -191,6 +195,7 @@ type committedProposal struct {
 	sender     Sender
 	ref        []byte // nil when sent by value
 	updatePriv []byte
+	newID      *Identity
 }
 
 // checkProposal checks one proposal against the current state, as a
@@ -582,6 +587,9 @@ type provisional struct {
 	// selfRemoves counts the members at the start of removed that
 	// SelfRemoves removed; the Removes' follow.
 	selfRemoves int
+	// newID is this client's new identity when the commit applies its
+	// Update that changed its credential or signature key.
+	newID *Identity
 }
 
 // addedLeaves returns the leaves added by the commit.
@@ -638,6 +646,7 @@ func (g *groupCore) applyProposals(list []committedProposal) (*provisional, erro
 			if err := t.SetLeafPrivateKey(i, c.updatePriv); err != nil {
 				return nil, err
 			}
+			p.newID = c.newID
 		}
 	}
 	// SelfRemoves come after the Updates and before the Removes
@@ -830,8 +839,50 @@ func (g *Group) ProposeRemove(leaf LeafIndex) (*MLSMessage, error) {
 // fresh encryption key (RFC 9420 section 12.1.2). A commit by this client
 // updates its leaf through the commit's path instead.
 func (g *Group) ProposeUpdate() (*MLSMessage, error) {
+	return g.proposeUpdate(nil)
+}
+
+// ProposeUpdateIdentity is ProposeUpdate with a new identity for this
+// client: its leaf takes id's credential and signature key, for example a
+// renewed certificate (RFC 9420 section 12.1.2 lets an Update change
+// both). The credential validator is consulted for the new credential, by
+// this client now and by every member receiving the proposal. The group
+// signs with the old key until a commit applies the Update, then with
+// id's; from then on, messages signed with the old key are refused. id
+// must be of the group's cipher suite. CommitOptions.NewIdentity does the
+// same in this client's own commit.
+func (g *Group) ProposeUpdateIdentity(id *Identity) (*MLSMessage, error) {
+	if err := g.checkNewIdentity(id); err != nil {
+		return nil, err
+	}
+	return g.proposeUpdate(id)
+}
+
+// checkNewIdentity checks an identity that is to replace this client's.
+func (g *Group) checkNewIdentity(id *Identity) error {
+	if id == nil || id.SigningKey == nil {
+		return errors.New("mls: no new identity")
+	}
+	s, err := id.suite()
+	if err != nil {
+		return err
+	}
+	if s.ID() != g.suite.ID() {
+		return fmt.Errorf("mls: new identity of suite %v in a group of suite %v", s.ID(), g.suite.ID())
+	}
+	return nil
+}
+
+// proposeUpdate proposes an Update of this client's leaf with a fresh
+// encryption key and, when newID is set, newID's credential and signature
+// key.
+func (g *Group) proposeUpdate(newID *Identity) (*MLSMessage, error) {
 	if err := g.checkActive(); err != nil {
 		return nil, err
+	}
+	signer := g.id
+	if newID != nil {
+		signer = newID
 	}
 	priv, pub, err := g.suite.GenerateHPKEKeyPair()
 	if err != nil {
@@ -843,18 +894,23 @@ func (g *Group) ProposeUpdate() (*MLSMessage, error) {
 	ln.LeafNodeSource = LeafNodeSourceUpdate
 	ln.Lifetime = nil
 	ln.ParentHash = nil
+	ln.Credential = signer.Credential
+	ln.SignatureKey = signer.SigningKey.PublicKey()
 	tbs, err := ln.TBS(g.gc.GroupID, g.self)
 	if err != nil {
 		return nil, err
 	}
-	if ln.Signature, err = g.suite.SignWithLabel(g.id.SigningKey, "LeafNodeTBS", tbs); err != nil {
+	if ln.Signature, err = g.suite.SignWithLabel(signer.SigningKey, "LeafNodeTBS", tbs); err != nil {
 		return nil, err
 	}
 	msg, err := g.propose(&Proposal{Update: &UpdateProposal{LeafNode: ln}}, priv)
 	if err != nil {
 		clear(priv)
+		return nil, err
 	}
-	return msg, err
+	// propose cached the Update last.
+	g.proposals.list[len(g.proposals.list)-1].newID = newID
+	return msg, nil
 }
 
 // Leave proposes this client's own removal with a SelfRemove proposal

@@ -3,9 +3,11 @@ package mls
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 
+	"github.com/arbormls/mls/ciphersuite"
 	"github.com/arbormls/mls/internal/codec"
 )
 
@@ -29,7 +31,7 @@ import (
 //	struct {
 //	    opaque magic[4] = "ARBG";
 //	    uint16 version = 1;
-//	    opaque identity<V>;              // Identity.MarshalBinary: credential, signature private key
+//	    opaque identity<V>;              // Identity.MarshalBinary: credential, signature private key (public key if a crypto.Signer)
 //	    uint32 own_leaf;                 // this client's leaf
 //	    uint8 group_state;               // 0 active, 1 removed by a commit, 2 closed by a ReInit
 //	    GroupContext group_context;      // of the current epoch (RFC 9420 section 8.1)
@@ -43,7 +45,22 @@ import (
 //	    PastEpochState past_epochs<V>;   // newest first
 //	    optional<ReInit> reinit;         // the ReInit that closed the group (RFC 9420 section 12.1.5)
 //	    optional<ResumeState> resume;    // the group this new group resumes (ReInit or Branch)
+//	    RotationState rotation;          // only when a new identity is pending (see below)
 //	} GroupState;
+//
+// A new identity of this client that a commit has not applied yet
+// (CommitOptions.NewIdentity, Group.ProposeUpdateIdentity) follows, and
+// only then, so that every other state is written as before:
+//
+//	struct {
+//	    optional<opaque identity<V>> pending_commit_identity;
+//	    RotatedUpdate updates<V>;        // own cached Updates with a new identity
+//	} RotationState;
+//
+//	struct {
+//	    opaque proposal_ref<V>;
+//	    opaque identity<V>;              // Identity.MarshalBinary
+//	} RotatedUpdate;
 //
 // The ratchet tree (RFC 9420 sections 4 and 7) with the private keys this
 // client holds (section 4.2):
@@ -283,6 +300,7 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 	})
 	addOptionalReInit(b, g.reinit)
 	b.AddOptional(g.resumeFrom != nil, func(b *codec.Builder) { g.marshalResume(b) })
+	g.marshalRotation(b)
 	return b.Bytes()
 }
 
@@ -296,6 +314,87 @@ func (g *groupCore) marshalProposals(b *codec.Builder) {
 			addOptionalSecret(b, p.updatePriv)
 			addOptionalSecret(b, p.sent)
 		}
+	})
+}
+
+// marshalRotation writes the RotationState, if a new identity is pending.
+func (g *Group) marshalRotation(b *codec.Builder) {
+	var pending *Identity
+	if g.pending != nil {
+		pending = g.pending.next.newID
+	}
+	var updates []*cachedProposal
+	for _, p := range g.proposals.list {
+		if p.newID != nil {
+			updates = append(updates, p)
+		}
+	}
+	if pending == nil && len(updates) == 0 {
+		return
+	}
+	addIdentity := func(b *codec.Builder, id *Identity) {
+		enc, err := id.MarshalBinary()
+		if err != nil {
+			b.SetError(err)
+			return
+		}
+		b.AddOpaque(enc)
+		clear(enc)
+	}
+	b.AddOptional(pending != nil, func(b *codec.Builder) { addIdentity(b, pending) })
+	b.AddVector(func(b *codec.Builder) {
+		for _, p := range updates {
+			b.AddOpaque(p.ref)
+			addIdentity(b, p.newID)
+		}
+	})
+}
+
+// unmarshalRotation reads the RotationState, if present, and checks each
+// identity against the leaf it is to sign for.
+func (g *Group) unmarshalRotation(r *codec.Reader) {
+	if r.Empty() {
+		return
+	}
+	readIdentity := func(r *codec.Reader) *Identity {
+		enc := r.ReadOpaque()
+		defer clear(enc)
+		if r.Err() != nil {
+			return nil
+		}
+		id := new(Identity)
+		if err := id.UnmarshalBinary(enc); err != nil {
+			r.SetError(err)
+			return nil
+		}
+		return id
+	}
+	matches := func(id *Identity, ln *LeafNode) bool {
+		return id != nil && ln != nil && bytes.Equal(id.SigningKey.PublicKey(), ln.SignatureKey)
+	}
+	if r.ReadOptional() {
+		id := readIdentity(r)
+		if r.Err() != nil {
+			return
+		}
+		if g.pending == nil || !matches(id, g.pending.next.tree.Leaf(g.self)) {
+			r.SetError(errors.New("a pending identity without a pending commit to its leaf"))
+			return
+		}
+		g.pending.next.newID = id
+	}
+	r.ReadVectorFunc(func(r *codec.Reader) {
+		ref := r.ReadOpaque()
+		id := readIdentity(r)
+		if r.Err() != nil {
+			return
+		}
+		p := g.proposals.byRef[string(ref)]
+		if p == nil || p.proposal.Update == nil || p.sender != g.ownSender() || !matches(id, &p.proposal.Update.LeafNode) {
+			r.SetError(errors.New("a pending identity without its own Update"))
+			return
+		}
+		p.newID = id
 	})
 }
 
@@ -369,7 +468,14 @@ func LoadGroup(data []byte, cfg *Config) (*Group, error) {
 		return nil, stateErr(err)
 	}
 	id := new(Identity)
-	if err := id.UnmarshalBinary(idBytes); err != nil {
+	var signers func(ciphersuite.ID, []byte) (crypto.Signer, error)
+	if cfg != nil {
+		signers = cfg.Signers
+	}
+	if err := id.unmarshal(idBytes, signers); err != nil {
+		if _, malformed := err.(*decodeError); !malformed {
+			return nil, err // the crypto.Signer could not be had
+		}
 		return nil, stateErr(err)
 	}
 	g, err := newGroup(id, cfg)
@@ -433,6 +539,7 @@ func (g *Group) unmarshalState(r *codec.Reader) error {
 	if r.ReadOptional() {
 		g.unmarshalResume(r)
 	}
+	g.unmarshalRotation(r)
 	if err := r.Finish(); err != nil {
 		return err
 	}

@@ -557,7 +557,17 @@ func stateSeeds(tb testing.TB) [][]byte {
 	}
 	must(carol.DiscardPendingCommit())
 	commit(alice, CommitOptions{Remove: []LeafIndex{bob.OwnLeaf()}})
-	return append(seeds, marshalState(tb, bob))
+	seeds = append(seeds, marshalState(tb, bob))
+	// Rotations pending: in carol's cached Update, in alice's commit.
+	carolID, err := NewBasicIdentity(stateSuite, "carol")
+	must(err)
+	_, err = carol.ProposeUpdateIdentity(carolID)
+	must(err)
+	aliceID, err := NewBasicIdentity(stateSuite, "alice")
+	must(err)
+	_, err = alice.Commit(CommitOptions{NewIdentity: aliceID})
+	must(err)
+	return append(seeds, marshalState(tb, carol), marshalState(tb, alice))
 }
 
 // FuzzLoadGroup checks that LoadGroup never panics, fails only with
@@ -612,10 +622,11 @@ func TestGroupStateCoversFields(t *testing.T) {
 		// pc holds no key and follows from gc.
 		{PublicGroup{}, "groupCore pc closed"},
 		{pastEpoch{}, "epoch pc tree resumptionPSK"},
-		{cachedProposal{}, "ref proposal sender updatePriv sent"},
+		// newID is written in the RotationState trailer.
+		{cachedProposal{}, "ref proposal sender updatePriv sent newID"},
 		{proposalCache{}, "list byRef"},
 		{PendingCommit{}, "Commit Welcome GroupInfo RatchetTree commitBytes next"},
-		{nextEpoch{}, "tree gc gcBytes secrets interim tag change reinit"},
+		{nextEpoch{}, "tree gc gcBytes secrets interim tag change reinit newID"},
 		{EpochChange{}, "Epoch Committer CommitterLeaf Added Removed Updated RemovedSelf PSKs GroupContextExtensions ReInit"},
 		{EpochSecrets{}, "suite joinerSecret welcomeSecret senderDataSecret encryptionSecret exporterSecret externalSecret confirmationKey membershipKey resumptionPSK epochAuthenticator initSecret"},
 		// gc is decoded from gcBytes; kdf follows from suite,

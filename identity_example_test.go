@@ -2,6 +2,7 @@ package mls_test
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -131,4 +132,43 @@ func ExampleX509Validator() {
 	// Output:
 	// valid: true
 	// carol [carol@example.com]
+}
+
+// A signing key kept in an HSM, a cloud KMS or a platform keystore is used
+// through crypto.Signer: the private key never enters the process. Here an
+// ECDSA key in memory stands in for the device.
+func ExampleNewSignerIdentity() {
+	const suite = ciphersuite.MLS_128_DHKEMP256_AES128GCM_SHA256_P256
+	deviceKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var device crypto.Signer = deviceKey // in practice: the HSM or KMS library's signer
+
+	alice, err := mls.NewSignerIdentity(suite, mls.NewBasicCredential([]byte("alice")), device)
+	if err != nil {
+		panic(err)
+	}
+	group, err := mls.CreateGroup(alice, nil, nil) // signs alice's leaf through device
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("members:", len(group.Members()))
+	fmt.Println("private key exportable:", alice.SigningKey.Bytes() != nil)
+
+	// The saved state names the key; loading asks for its signer again.
+	state, _ := group.MarshalBinary()
+	_, err = mls.LoadGroup(state, nil)
+	fmt.Println(errors.Is(err, mls.ErrExternalSigningKey))
+	restored, err := mls.LoadGroup(state, &mls.Config{
+		Signers: func(suite ciphersuite.ID, publicKey []byte) (crypto.Signer, error) {
+			return device, nil // look the key up by its public key
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("restored epoch:", restored.Epoch())
+	// Output:
+	// members: 1
+	// private key exportable: false
+	// true
+	// restored epoch: 0
 }

@@ -364,3 +364,46 @@ func FuzzPublicGroupProcess(f *testing.F) {
 		}
 	})
 }
+
+// TestJoinRatchetTreeFunc: a joiner whose Welcome carries no tree asks
+// JoinOptions.RatchetTreeFunc for the tree of the group and epoch the
+// Welcome names, here an observer's (as a Delivery Service serves it);
+// a tree that is not the group's is refused like an inline one.
+func TestJoinRatchetTreeFunc(t *testing.T) {
+	tg := newTestGroup(t, groupSuite, &Config{PublicHandshake: true}, "alice")
+	tg.add("alice", "bob")
+	tg.observe()
+	alice := tg.members["alice"]
+	carolID, carol := newKeyPackage(t, groupSuite, "carol")
+	old := alice.RatchetTree()
+	pc, err := alice.Commit(CommitOptions{Add: []*KeyPackage{carol.KeyPackage}, RatchetTreeOutOfBand: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg.broadcast("alice", pc.Commit)
+	if _, err := alice.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Join(carolID, pc.Welcome, carol, nil, nil); err == nil {
+		t.Fatal("joined without a tree")
+	}
+	wrong := func([]byte, uint64) (TreeNodes, error) { return old, nil }
+	if _, err := Join(carolID, pc.Welcome, carol, nil, &JoinOptions{RatchetTreeFunc: wrong}); !errors.Is(err, ErrTreeHashMismatch) {
+		t.Fatalf("a tree of another epoch: %v", err)
+	}
+	var asked uint64
+	fetch := func(gid []byte, epoch uint64) (TreeNodes, error) {
+		if !bytes.Equal(gid, alice.GroupID()) {
+			t.Fatal("asked for the tree of another group")
+		}
+		asked = epoch
+		return tg.observer.RatchetTree(), nil
+	}
+	g, err := Join(carolID, pc.Welcome, carol, nil, &JoinOptions{RatchetTreeFunc: fetch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if asked != alice.Epoch() || !bytes.Equal(g.EpochAuthenticator(), alice.EpochAuthenticator()) {
+		t.Fatalf("asked for epoch %d, joined another state", asked)
+	}
+}

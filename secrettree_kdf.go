@@ -54,11 +54,11 @@ func newKDFHash(f func() hash.Hash) *kdfHash {
 
 // kdfHashOf returns the KDF hash of s, or nil if it is not one an
 // expander can key once (then expanders go through s.ExpandWithLabel).
-// In FIPS 140-3 mode it is always nil: there HKDF must be the Go
-// Cryptographic Module's, as ciphersuite keeps its own arithmetic out of
-// that mode too.
+// With the standard library's crypto (ciphersuite.StandardCrypto, which
+// FIPS 140-3 mode implies) it is always nil: HKDF is then crypto/hkdf's,
+// as ciphersuite keeps its own arithmetic out of that choice too.
 func kdfHashOf(s *ciphersuite.Suite) *kdfHash {
-	if ciphersuite.FIPSMode() {
+	if ciphersuite.StandardCrypto() {
 		return nil
 	}
 	h := kdfHashes[s.Spec().KDF]

@@ -25,6 +25,28 @@ func randomData(t *testing.T, n int) []byte {
 	return b
 }
 
+// groupInfoWith returns a GroupInfo of a new group of creator (made with
+// leaf options leaf), with extra extensions, signed again. The group makes
+// no GREASE extension of its own, which could collide with extra.
+func groupInfoWith(t *testing.T, creator string, leaf *KeyPackageOptions, extra ...Extension) (*Group, *MLSMessage) {
+	t.Helper()
+	id := newTestIdentity(t, groupSuite, creator)
+	g, err := CreateGroup(id, &Config{NoGREASE: true}, &CreateOptions{Leaf: leaf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := g.GroupInfo(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gi := msg.GroupInfo
+	gi.Extensions = append(gi.Extensions, extra...)
+	if err := gi.Sign(id.SigningKey); err != nil {
+		t.Fatal(err)
+	}
+	return g, wireCopy(t, msg)
+}
+
 // foreignKeyPackage makes a KeyPackage for name as a generous peer might:
 // GREASE and unknown values in every field of section 13.5 and in the
 // credential types, unknown extensions in KeyPackage.extensions that the
@@ -59,15 +81,7 @@ func foreignKeyPackage(t *testing.T, suite ciphersuite.ID, name string, lifetime
 	lt := lifetime
 	kp.LeafNode.Lifetime = &lt
 	resign(t, &kp, id)
-	data, err := kp.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got KeyPackage
-	if err := got.UnmarshalBinary(data); err != nil {
-		t.Fatal(err)
-	}
-	nb, err := NewKeyPackageBundle(&got, b.InitPrivateKey(), b.EncryptionPrivateKey())
+	nb, err := NewKeyPackageBundle(wireCopy(t, &kp), b.InitPrivateKey(), b.EncryptionPrivateKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,32 +149,11 @@ func TestTolerateUnknownGroupExtensions(t *testing.T) {
 	caps := DefaultCapabilities(groupSuite)
 	caps.Extensions = append(caps.Extensions, custom, 0x8A8A)
 	leaf := &KeyPackageOptions{Capabilities: &caps}
-	aliceID := newTestIdentity(t, groupSuite, "alice")
-	alice, err := CreateGroup(aliceID, nil, &CreateOptions{Leaf: leaf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := alice.GroupInfo(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gi := msg.GroupInfo
-	gi.Extensions = append(gi.Extensions,
+	alice, in := groupInfoWith(t, "alice", leaf,
 		Extension{ExtensionType: 0x9A9A, ExtensionData: randomData(t, 64)},
 		Extension{ExtensionType: 0xF0F5, ExtensionData: []byte("ignored")})
-	if err := gi.Sign(aliceID.SigningKey); err != nil {
-		t.Fatal(err)
-	}
-	data, err := msg.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var in MLSMessage
-	if err := in.UnmarshalBinary(data); err != nil {
-		t.Fatal(err)
-	}
 	carolID := newTestIdentity(t, groupSuite, "carol")
-	carol, commit, err := JoinExternal(&in, carolID, nil, &ExternalJoinOptions{Leaf: leaf})
+	carol, commit, err := JoinExternal(in, carolID, nil, &ExternalJoinOptions{Leaf: leaf})
 	if err != nil {
 		t.Fatalf("external join from a GroupInfo with unknown extensions: %v", err)
 	}
@@ -208,42 +201,39 @@ func TestTolerateUnknownCredentialType(t *testing.T) {
 
 	odd := &Identity{Credential: Credential{CredentialType: ct, Data: []byte("opaque token")}, SigningKey: newTestIdentity(t, groupSuite, "x").SigningKey}
 	oddKP := newTestBundle(t, odd, leaf)
-	// The Welcome goes to a member whose credential Arbor cannot read;
-	// testGroup.check wants identities, so check by hand.
-	pc, err := alice.Commit(CommitOptions{Add: []*KeyPackage{oddKP.KeyPackage}})
+	// The Welcome goes to a member whose credential Arbor cannot read.
+	tg.addAside("alice", odd, oddKP)
+}
+
+// addAside has from commit adding b's KeyPackage, delivers and merges the
+// commit, and joins id from the Welcome without making it one of tg's
+// members (testGroup.check reads basic identities). It checks that the
+// joiner is in the group's epoch and returns the Welcome.
+func (tg *testGroup) addAside(from string, id *Identity, b *KeyPackageBundle) *MLSMessage {
+	tg.t.Helper()
+	g := tg.members[from]
+	pc, err := g.Commit(CommitOptions{Add: []*KeyPackage{b.KeyPackage}})
 	if err != nil {
-		t.Fatal(err)
+		tg.t.Fatal(err)
 	}
-	tg.broadcast("alice", pc.Commit)
-	if _, err := alice.MergePendingCommit(); err != nil {
-		t.Fatal(err)
+	tg.broadcast(from, pc.Commit)
+	if _, err := g.MergePendingCommit(); err != nil {
+		tg.t.Fatal(err)
 	}
-	g, err := Join(odd, pc.Welcome, oddKP, nil, nil)
+	joined, err := Join(id, pc.Welcome, b, tg.cfg, nil)
 	if err != nil {
-		t.Fatal(err)
+		tg.t.Fatal(err)
 	}
-	if !bytes.Equal(g.EpochAuthenticator(), tg.members["bob"].EpochAuthenticator()) {
-		t.Fatal("the member with an unknown credential type is in another epoch")
+	if !bytes.Equal(joined.EpochAuthenticator(), g.EpochAuthenticator()) {
+		tg.t.Fatal("the joiner is in another epoch")
 	}
+	return pc.Welcome
 }
 
 // TestGroupInfoDuplicateExtension refuses a GroupInfo with two extensions
 // of one type, which RFC 9420 section 13.4 forbids in every list.
 func TestGroupInfoDuplicateExtension(t *testing.T) {
-	aliceID := newTestIdentity(t, groupSuite, "alice")
-	alice, err := CreateGroup(aliceID, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := alice.GroupInfo(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gi := msg.GroupInfo
-	gi.Extensions = append(gi.Extensions, Extension{ExtensionType: 0xF0F5}, Extension{ExtensionType: 0xF0F5})
-	if err := gi.Sign(aliceID.SigningKey); err != nil {
-		t.Fatal(err)
-	}
-	_, _, err = JoinExternal(msg, newTestIdentity(t, groupSuite, "carol"), nil, nil)
+	_, msg := groupInfoWith(t, "alice", nil, Extension{ExtensionType: 0xF0F5}, Extension{ExtensionType: 0xF0F5})
+	_, _, err := JoinExternal(msg, newTestIdentity(t, groupSuite, "carol"), nil, nil)
 	wantRule(t, err, ruleDuplicateExtension)
 }

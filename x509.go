@@ -214,8 +214,9 @@ func sameX509Identity(prev *Credential, next *x509.Certificate) error {
 // NewX509Identity returns an Identity whose credential is the DER chain
 // certs (end-entity first) and whose signing key is priv, the end-entity
 // certificate's private key in suite: an *ecdsa.PrivateKey, an
-// ed25519.PrivateKey, or a *ciphersuite.SigningKey (the only form for
-// Ed448). It fails unless the end-entity certificate certifies that key;
+// ed25519.PrivateKey, a *ciphersuite.SigningKey (the only form for
+// Ed448), or any other crypto.Signer of an Ed25519 or ECDSA key, whose
+// private key then stays where it is (Suite.SigningKeyFromSigner). It fails unless the end-entity certificate certifies that key;
 // the chain itself is checked by the validators of those who receive it.
 func NewX509Identity(suite ciphersuite.ID, certs [][]byte, priv crypto.PrivateKey) (*Identity, error) {
 	s, err := ciphersuite.Lookup(suite)
@@ -223,8 +224,15 @@ func NewX509Identity(suite ciphersuite.ID, certs [][]byte, priv crypto.PrivateKe
 		return nil, err
 	}
 	var raw []byte
+	var key *ciphersuite.SigningKey
 	switch k := priv.(type) {
 	case *ciphersuite.SigningKey:
+		if sg := k.Signer(); sg != nil {
+			key, err = s.SigningKeyFromSigner(sg)
+			if err != nil {
+				return nil, err
+			}
+		}
 		raw = k.Bytes()
 	case *ecdsa.PrivateKey:
 		if raw, err = k.Bytes(); err != nil {
@@ -232,12 +240,17 @@ func NewX509Identity(suite ciphersuite.ID, certs [][]byte, priv crypto.PrivateKe
 		}
 	case ed25519.PrivateKey:
 		raw = k.Seed()
+	case crypto.Signer: // an HSM, a KMS, a keystore: the key stays there
+		if key, err = s.SigningKeyFromSigner(k); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("mls: unsupported private key type %T", priv)
 	}
-	key, err := s.ParseSigningKey(raw)
-	if err != nil {
-		return nil, err
+	if key == nil {
+		if key, err = s.ParseSigningKey(raw); err != nil {
+			return nil, err
+		}
 	}
 	parsed, err := parseCertificates(certs)
 	if err != nil {

@@ -166,9 +166,9 @@ var (
 		signFn:   func(key, msg []byte) []byte { return ed448.Sign(key, msg, "") },
 		verifyFn: func(pub, msg, sig []byte) bool { return ed448.Verify(pub, msg, sig, "") },
 	}
-	sigP256 signatureScheme = &ecdsaScheme{label: "ECDSA P-256/SHA-256", curve: elliptic.P256(), hash: sha256New}
-	sigP384 signatureScheme = &ecdsaScheme{label: "ECDSA P-384/SHA-384", curve: elliptic.P384(), hash: sha384New}
-	sigP521 signatureScheme = &ecdsaScheme{label: "ECDSA P-521/SHA-512", curve: elliptic.P521(), hash: sha512New}
+	sigP256 signatureScheme = &ecdsaScheme{label: "ECDSA P-256/SHA-256", curve: elliptic.P256(), hash: sha256New, hashID: crypto.SHA256}
+	sigP384 signatureScheme = &ecdsaScheme{label: "ECDSA P-384/SHA-384", curve: elliptic.P384(), hash: sha384New, hashID: crypto.SHA384}
+	sigP521 signatureScheme = &ecdsaScheme{label: "ECDSA P-521/SHA-512", curve: elliptic.P521(), hash: sha512New, hashID: crypto.SHA512}
 )
 
 type kemEntry struct {

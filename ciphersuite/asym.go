@@ -62,7 +62,8 @@ type SigningKey struct {
 func (k *SigningKey) PublicKey() []byte { return k.pub }
 
 // Bytes returns the encoded private key (raw EdDSA seed, ECDSA scalar or
-// ML-DSA seed).
+// ML-DSA seed), or nil for a key held by a crypto.Signer
+// (SigningKeyFromSigner), which cannot be exported.
 func (k *SigningKey) Bytes() []byte { return k.priv }
 
 // String never reveals the private key. It and GoString have value
@@ -101,7 +102,7 @@ func (s *Suite) ParseSigningKey(priv []byte) (*SigningKey, error) {
 // come from any suite with the same signature scheme.
 func (s *Suite) SignWithLabel(k *SigningKey, label string, content []byte) ([]byte, error) {
 	if k == nil || k.signer == nil {
-		return nil, errors.New("ciphersuite: signing key not made by ParseSigningKey or GenerateSigningKey")
+		return nil, errors.New("ciphersuite: signing key not made by ParseSigningKey, GenerateSigningKey or SigningKeyFromSigner")
 	}
 	if k.scheme != s.sig {
 		return nil, fmt.Errorf("ciphersuite: %s signing key of suite %v used with %s signatures", k.scheme.name(), k.suite, s.sig.name())

@@ -19,10 +19,12 @@ type BatchItem struct {
 var ErrBatchUnsupported = errors.New("ciphersuite: batch verification not supported by this signature scheme")
 
 // CanBatchVerify reports whether the suite's signature scheme has batch
-// verification: Ed25519 only, and not in FIPS 140-3 mode, where signatures
-// are checked by the Go Cryptographic Module alone (the batch equation
-// runs on filippo.io/edwards25519, outside it, and is not FIPS 186-5's).
-func (s *Suite) CanBatchVerify() bool { return s.sig == sigEd25519 && !fipsMode }
+// verification: Ed25519 only, and not with the standard library's crypto
+// (StandardCrypto, which FIPS 140-3 mode implies), where signatures are
+// checked by crypto/ed25519 alone (the batch equation runs on filippo.io/
+// edwards25519, outside the Go Cryptographic Module, and is not FIPS
+// 186-5's).
+func (s *Suite) CanBatchVerify() bool { return s.sig == sigEd25519 && !stdCrypto }
 
 // BatchVerifyWithLabel checks many signatures with the same label at once,
 // for about half the cost of checking them one by one. It returns nil

@@ -43,12 +43,13 @@ import (
 
 func stdlibVerifyEd25519(pub, msg, sig []byte) bool { return ed25519.Verify(pub, msg, sig) }
 
-// ed25519LabeledVerifier is verifyEd25519Labeled, or nil in FIPS 140-3
-// mode: there signatures are checked by the Go Cryptographic Module alone
-// (crypto/ed25519 on the encoded SignContent), and this arithmetic runs on
-// filippo.io/edwards25519, outside it.
+// ed25519LabeledVerifier is verifyEd25519Labeled, or nil with the
+// standard library's crypto (StandardCrypto, which FIPS 140-3 mode
+// implies): there signatures are checked by crypto/ed25519 alone on the
+// encoded SignContent, and this arithmetic runs on filippo.io/
+// edwards25519, outside the Go Cryptographic Module.
 func ed25519LabeledVerifier() func(pub []byte, msg labeledContent, sig []byte) (bool, error) {
-	if fipsMode {
+	if stdCrypto {
 		return nil
 	}
 	return verifyEd25519Labeled

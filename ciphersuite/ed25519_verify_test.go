@@ -506,14 +506,15 @@ func BenchmarkHalfSizeScalars(b *testing.B) {
 }
 
 // TestEd25519VerifierChoice runs here and, through TestFIPSMode, in FIPS
-// 140-3 mode, where crypto/ed25519 must check every signature.
+// 140-3 mode, where crypto/ed25519 must check every signature, as it must
+// with MLS_CRYPTO=std (.ci/run runs it so).
 func TestEd25519VerifierChoice(t *testing.T) {
 	e := sigEd25519.(*eddsaScheme)
 	if reflect.ValueOf(e.verifyFn).Pointer() != reflect.ValueOf(stdlibVerifyEd25519).Pointer() {
 		t.Fatal("Ed25519's whole-message verification is not crypto/ed25519")
 	}
-	if labeled := e.verifyLabeled; (labeled == nil) != fips140.Enabled() {
-		t.Fatalf("FIPS mode %v: half-size verification set: %v", fips140.Enabled(), labeled != nil)
+	if labeled := e.verifyLabeled; (labeled == nil) != (fips140.Enabled() || stdCrypto) {
+		t.Fatalf("FIPS mode %v, implementation %s: half-size verification set: %v", fips140.Enabled(), Implementation(), labeled != nil)
 	}
 }
 

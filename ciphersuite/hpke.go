@@ -27,6 +27,9 @@ type hpkeSuite struct {
 	suiteID []byte // "HPKE" || kem_id || kdf_id || aead_id
 	// pskIDHash is LabeledExtract("", "psk_id_hash", ""), constant in base mode.
 	pskIDHash []byte
+	// std, when not nil, is crypto/hpke, which seals, opens and exports
+	// instead of this code (StandardCrypto).
+	std *stdHPKE
 }
 
 func newHPKESuite(k kem, kdfID uint16, a aeadScheme) *hpkeSuite {
@@ -39,6 +42,7 @@ func newHPKESuite(k kem, kdfID uint16, a aeadScheme) *hpkeSuite {
 		'H', 'P', 'K', 'E', byte(kemID >> 8), byte(kemID), byte(kdfID >> 8), byte(kdfID), byte(a.id >> 8), byte(a.id),
 	}}
 	h.pskIDHash = labeledExtract(kdf, h.suiteID, nil, "psk_id_hash", nil)
+	h.std = newStdHPKE(kemID, kdfID, a.id)
 	return h
 }
 
@@ -125,14 +129,21 @@ func (h *hpkeSuite) exporterSecret(shared, ksc []byte) ([]byte, error) {
 // export is Context.Export (RFC 9180 section 5.3): LabeledExpand(
 // exporter_secret, "sec", exporter_context, L), with L at most 255*Nh.
 func (h *hpkeSuite) export(shared, ksc, exporterContext []byte, length int) ([]byte, error) {
-	if n := h.kdf().Size(); length < 0 || length > 255*n {
-		return nil, fmt.Errorf("ciphersuite: HPKE export length %d out of range [0, %d]", length, 255*n)
+	if err := h.checkExportLength(length); err != nil {
+		return nil, err
 	}
 	es, err := h.exporterSecret(shared, ksc)
 	if err != nil {
 		return nil, err
 	}
 	return labeledExpand(h.kdf, h.suiteID, es, "sec", exporterContext, length)
+}
+
+func (h *hpkeSuite) checkExportLength(length int) error {
+	if n := h.kdf().Size(); length < 0 || length > 255*n {
+		return fmt.Errorf("ciphersuite: HPKE export length %d out of range [0, %d]", length, 255*n)
+	}
+	return nil
 }
 
 // seal is SealBase with an empty aad, given the key schedule context.
@@ -216,6 +227,19 @@ func (s *Suite) EncryptWithLabel(pub []byte, label string, context, plaintext []
 // A ciphertext that does not open yields ErrDecryption; a malformed key or
 // kem output yields another error.
 func (s *Suite) DecryptWithLabel(priv []byte, label string, context, kemOutput, ciphertext []byte) ([]byte, error) {
+	if h := s.hpke; h.std != nil {
+		if err := checkSize("kem output", kemOutput, h.kem.encSize()); err != nil {
+			return nil, err
+		}
+		if err := checkSize("HPKE private key", priv, h.kem.privateKeySize()); err != nil {
+			return nil, err
+		}
+		info, err := labeledContent{label, context}.marshal()
+		if err != nil {
+			return nil, err
+		}
+		return h.std.open(kemOutput, priv, info, ciphertext)
+	}
 	ksc, err := s.hpke.keyScheduleContext(label, context)
 	if err != nil {
 		return nil, err
@@ -230,11 +254,16 @@ func (s *Suite) DecryptWithLabel(priv []byte, label string, context, kemOutput, 
 type Encryptor struct {
 	hpke *hpkeSuite
 	ksc  []byte // key_schedule_context, which holds info_hash
+	info []byte // the info itself, for crypto/hpke (StandardCrypto)
 	err  error
 }
 
 // NewEncryptor precomputes the HPKE key-schedule input for label and context.
 func (s *Suite) NewEncryptor(label string, context []byte) *Encryptor {
+	if s.hpke.std != nil {
+		info, err := labeledContent{label, context}.marshal()
+		return &Encryptor{hpke: s.hpke, info: info, err: err}
+	}
 	ksc, err := s.hpke.keyScheduleContext(label, context)
 	return &Encryptor{hpke: s.hpke, ksc: ksc, err: err}
 }
@@ -247,6 +276,12 @@ func (e *Encryptor) Seal(pub, plaintext []byte) (kemOutput, ciphertext []byte, e
 	if e.err != nil {
 		return nil, nil, e.err
 	}
+	if h := e.hpke; h.std != nil {
+		if err := checkSize("HPKE public key", pub, h.kem.publicKeySize()); err != nil {
+			return nil, nil, err
+		}
+		return h.std.seal(pub, e.info, plaintext)
+	}
 	return e.hpke.seal(pub, e.ksc, plaintext)
 }
 
@@ -258,6 +293,12 @@ func (s *Suite) ExportSecretSender(pub, info, exporterContext []byte, length int
 	h := s.hpke
 	if err := checkSize("HPKE public key", pub, h.kem.publicKeySize()); err != nil {
 		return nil, nil, err
+	}
+	if h.std != nil {
+		if err := h.checkExportLength(length); err != nil {
+			return nil, nil, err
+		}
+		return h.std.exportSender(pub, info, exporterContext, length)
 	}
 	shared, enc, err := h.kem.encap(pub)
 	if err != nil {
@@ -283,6 +324,12 @@ func (s *Suite) ExportSecretReceiver(priv, kemOutput, info, exporterContext []by
 	}
 	if err := checkSize("HPKE private key", priv, h.kem.privateKeySize()); err != nil {
 		return nil, err
+	}
+	if h.std != nil {
+		if err := h.checkExportLength(length); err != nil {
+			return nil, err
+		}
+		return h.std.exportReceiver(kemOutput, priv, info, exporterContext, length)
 	}
 	shared, err := h.kem.decap(kemOutput, priv)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/sha3"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/arbormls/mls/ciphersuite"
@@ -389,4 +390,90 @@ func TestHPKERejectsMalformed(t *testing.T) {
 			t.Errorf("wrong private key: %v", err)
 		}
 	})
+}
+
+// FuzzHPKEAgainstStdlib checks Arbor's HPKE against crypto/hpke on fuzzed
+// keys (derived from a fuzzed ikm), labels, contexts and plaintexts, in
+// every suite whose KEM crypto/hpke implements: each side opens what the
+// other seals.
+func FuzzHPKEAgainstStdlib(f *testing.F) {
+	type stdAlgs struct {
+		s    *ciphersuite.Suite
+		k    hpke.KEM
+		kdf  hpke.KDF
+		aead hpke.AEAD
+	}
+	var suites []stdAlgs
+	for _, s := range allSuites(f) {
+		spec := s.Spec()
+		k, err := hpke.NewKEM(spec.KEM.HPKEID())
+		if err != nil {
+			continue // X448, ML-KEM-512, OpenMLS's X-Wing ID: see stdSuite
+		}
+		kdf, err1 := hpke.NewKDF(uint16(spec.KDF))
+		aead, err2 := hpke.NewAEAD(uint16(spec.AEAD))
+		if err1 != nil || err2 != nil {
+			f.Fatal(err1, err2)
+		}
+		suites = append(suites, stdAlgs{s, k, kdf, aead})
+	}
+	f.Add(uint8(0), bytes.Repeat([]byte{1}, 64), "Welcome", []byte("ctx"), []byte("plaintext"))
+	f.Add(uint8(3), bytes.Repeat([]byte{2}, 64), "", []byte{}, []byte{})
+	f.Fuzz(func(t *testing.T, n uint8, ikm []byte, label string, context, pt []byte) {
+		a := suites[int(n)%len(suites)]
+		label, context = label[:min(len(label), 40)], context[:min(len(context), 60)]
+		priv, pub, err := a.s.DeriveHPKEKeyPair(ikm)
+		if err != nil {
+			return
+		}
+		stdPriv, err := a.k.NewPrivateKey(priv)
+		if err != nil {
+			t.Fatalf("crypto/hpke refuses our private key: %v", err)
+		}
+		if !bytes.Equal(stdPriv.PublicKey().Bytes(), pub) {
+			t.Fatal("public keys differ")
+		}
+		info := encryptContext(label, context)
+		kemOut, ct, err := a.s.EncryptWithLabel(pub, label, context, pt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := hpke.NewRecipient(kemOut, stdPriv, a.kdf, a.aead, info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := r.Open(nil, ct); err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("crypto/hpke opens ours: %q, %v", got, err)
+		}
+		kemOut, sender, err := hpke.NewSender(stdPriv.PublicKey(), a.kdf, a.aead, info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct, err = sender.Seal(nil, pt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := a.s.DecryptWithLabel(priv, label, context, kemOut, ct); err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("ours opens crypto/hpke's: %q, %v", got, err)
+		}
+	})
+}
+
+// TestHPKEImplementationChoice checks that the HPKE of the suites crypto/hpke
+// covers is crypto/hpke's exactly when the process runs the standard
+// library's crypto: sealing to a low-order X25519 key is refused by both,
+// and the error says which refused.
+func TestHPKEImplementationChoice(t *testing.T) {
+	s, err := ciphersuite.Lookup(ciphersuite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.EncryptWithLabel(make([]byte, 32), "l", nil, []byte("p"))
+	if err == nil {
+		t.Fatal("sealed to a low-order X25519 key")
+	}
+	byStd := strings.HasPrefix(err.Error(), "ciphersuite: crypto/hpke: ")
+	if byStd != ciphersuite.StandardCrypto() {
+		t.Fatalf("implementation %s: error %q", ciphersuite.Implementation(), err)
+	}
 }

@@ -1,6 +1,7 @@
 package ciphersuite
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -111,9 +112,10 @@ func (k *eddsaSigner) publicBytes() []byte {
 // are uncompressed SEC1 points, private keys big-endian scalars, signatures
 // ASN.1 DER (RFC 9420 section 5.1.1).
 type ecdsaScheme struct {
-	label string
-	curve elliptic.Curve
-	hash  func() hash.Hash
+	label  string
+	curve  elliptic.Curve
+	hash   func() hash.Hash
+	hashID crypto.Hash // hash, named for crypto.Signer
 }
 
 type ecdsaSigner struct {

@@ -17,7 +17,23 @@
 // SerializePrivateKey form (RFC 9180; the 64-byte seed for ML-KEM, the
 // 32-byte seed for the hybrids), signature private keys as the raw EdDSA
 // seed, the big-endian ECDSA scalar or the 32-byte ML-DSA seed, public keys
-// raw (ECDSA: uncompressed SEC1 points).
+// raw (ECDSA: uncompressed SEC1 points). A signature key may instead stay
+// in a crypto.Signer (an HSM, a KMS, a keystore): [Suite.SigningKeyFromSigner].
+//
+// # Crypto implementation
+//
+// The environment variable MLS_CRYPTO chooses, once per process, who runs
+// the asymmetric crypto. "fast" (the default) runs Arbor's own Ed25519
+// verification (half-size scalars, and batch verification when asked
+// for), its X25519 ladder with fixed-base public keys, and its HPKE key
+// schedule, which hashes a Welcome's large info once for all recipients.
+// "std" (or any other value) runs the standard library for everything it
+// covers: crypto/ed25519, crypto/ecdh, crypto/hpke and crypto/hkdf, and no
+// batch verification. FIPS 140-3 mode implies "std". [Implementation]
+// reports the choice. Both give the same bytes on the wire and in storage;
+// the fast code is checked against the standard library by differential
+// tests and fuzz targets that CI runs on every change, and CI runs the
+// vectors and the group tests under both. The details are in impl.go.
 package ciphersuite
 
 import (

@@ -23,14 +23,15 @@ import (
 // is then a fixed-base key pair and one ladder, an open one ladder and a
 // fixed-base public key, instead of two ladders each.
 
-// newX25519Group returns the X25519 group of DHKEM(X25519). In FIPS 140-3
-// mode it is crypto/ecdh alone: that keeps every X25519 operation on the
-// Go Cryptographic Module's field arithmetic and keeps crypto/ecdh's
-// refusal of X25519 under GODEBUG=fips140=only, while filippo.io/
+// newX25519Group returns the X25519 group of DHKEM(X25519). With the
+// standard library's crypto (StandardCrypto) it is crypto/ecdh alone. In
+// FIPS 140-3 mode, which implies that choice, that keeps every X25519
+// operation on the Go Cryptographic Module's field arithmetic and keeps
+// crypto/ecdh's refusal of X25519 under GODEBUG=fips140=only, while filippo.io/
 // edwards25519 lies outside the module. (X25519 suites are not approved
 // anyway; see FIPSApproved.)
 func newX25519Group() dhGroup {
-	if fips140.Enabled() {
+	if fips140.Enabled() || stdCrypto {
 		return ecdhGroup{ecdh.X25519()}
 	}
 	return x25519Group{}

@@ -250,9 +250,40 @@ func TestX25519GroupInterop(t *testing.T) {
 func TestX25519GroupChoice(t *testing.T) {
 	_, isECDH := kemX25519.group.(ecdhGroup)
 	_, isFast := kemX25519.group.(x25519Group)
-	if fips140.Enabled() && !isECDH || !fips140.Enabled() && !isFast {
-		t.Fatalf("FIPS mode %v, group %T", fips140.Enabled(), kemX25519.group)
+	std := fips140.Enabled() || stdCrypto
+	if std && !isECDH || !std && !isFast {
+		t.Fatalf("FIPS mode %v, implementation %s, group %T", fips140.Enabled(), Implementation(), kemX25519.group)
 	}
+}
+
+// FuzzX25519AgainstECDH checks Arbor's X25519 (fixed-base public keys and
+// the ladder) against crypto/ecdh on fuzzed scalars and peer keys: the
+// same outputs, and the same refusals (an all-zero shared secret).
+func FuzzX25519AgainstECDH(f *testing.F) {
+	f.Add(make([]byte, 32), make([]byte, 32))
+	f.Add(bytes.Repeat([]byte{0xff}, 32), append([]byte{1}, make([]byte, 31)...))
+	f.Add(bytes.Repeat([]byte{7}, 32), bytes.Repeat([]byte{0xff}, 32))
+	f.Fuzz(func(t *testing.T, k, peer []byte) {
+		if len(k) != 32 || len(peer) != 32 {
+			return
+		}
+		p, err := x25519Group{}.parse(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := (ecdhGroup{ecdh.X25519()}).parse(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := p.publicKey(), ref.publicKey(); !bytes.Equal(got, want) {
+			t.Fatalf("public key of %x: %x, crypto/ecdh %x", k, got, want)
+		}
+		got, err := p.dh(peer)
+		want, refErr := ref.dh(peer)
+		if (err != nil) != (refErr != nil) || !bytes.Equal(got, want) {
+			t.Fatalf("DH(%x, %x) = %x, %v; crypto/ecdh gives %x, %v", k, peer, got, err, want, refErr)
+		}
+	})
 }
 
 func BenchmarkX25519DH(b *testing.B) {

@@ -55,6 +55,7 @@ func TestClientGoneIsNotAStoreError(t *testing.T) {
 	stall := &stallStore{Store: st, entered: make(chan struct{})}
 	var logs lockedBuffer
 	srv := ds.NewServer(stall, slog.New(slog.NewTextHandler(&logs, nil)))
+	srv.AllowUnverified = true // its groups send PrivateMessage handshakes
 	ts := httptestServer(t, srv)
 	t.Cleanup(func() { st.Close() })
 	e := &env{t: t, srv: srv, ts: ts, store: st}

@@ -27,6 +27,7 @@ func FuzzHandlers(f *testing.F) {
 	}
 	f.Cleanup(func() { st.Close() })
 	srv := ds.NewServer(st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv.AllowUnverified = true // its groups send PrivateMessage handshakes
 	alice, err := mls.NewBasicIdentity(suite, "alice")
 	if err != nil {
 		f.Fatal(err)

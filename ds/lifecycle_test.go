@@ -45,6 +45,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	g := &gatedStore{Store: st, entered: make(chan struct{}), release: make(chan struct{})}
 	srv := ds.NewServer(g, testLog(t))
+	srv.AllowUnverified = true // its groups send PrivateMessage handshakes
 	srv.MaxWait = time.Minute
 	ts := httptestServer(t, srv)
 	e := &env{t: t, srv: srv, ts: ts, store: st}

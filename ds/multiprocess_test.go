@@ -73,7 +73,7 @@ func TestTwoProcessesPostgres(t *testing.T) {
 		tables = append(tables, n)
 	}
 	rows.Close()
-	want := []string{"clients", "group_log", "groups", "inbox", "key_packages", "log_seq", "members", "nonces", "schema_version", "users"}
+	want := []string{"clients", "group_log", "groups", "inbox", "key_packages", "log_seq", "members", "nonces", "observers", "schema_version", "trees", "users"}
 	if !slices.Equal(tables, want) {
 		t.Errorf("tables of schema %s = %v, want %v", schema, tables, want)
 	}

@@ -25,6 +25,8 @@ const (
 	DefaultMaxBody     = 1 << 20
 	DefaultMaxWait     = 60 * time.Second
 	DefaultEpochWindow = 3
+	// DefaultTreeEpochs is Server.TreeEpochs in NewServer.
+	DefaultTreeEpochs = 8
 	// MaxBatch bounds the KeyPackages of one publish request.
 	MaxBatch = 1000
 	// inboxPage bounds the messages of one inbox response.
@@ -71,6 +73,15 @@ type Server struct {
 	// HideMetrics turns GET /metrics into a 404, for a deployment that
 	// serves MetricsHandler on a private address instead.
 	HideMetrics bool
+	// AllowUnverified serves groups whose handshakes are PrivateMessages,
+	// which the server cannot verify (README, "Delivery Service modes").
+	// Off, every group is verified: created by a PublicMessage commit
+	// with its GroupInfo, followed by an mls.PublicGroup that refuses
+	// what a member would refuse.
+	AllowUnverified bool
+	// TreeEpochs is how many epochs back the verified ratchet trees are
+	// kept for joiners (GET .../tree).
+	TreeEpochs uint64
 
 	mux     *http.ServeMux
 	mu      sync.Mutex
@@ -106,7 +117,7 @@ func NewServer(store Store, log *slog.Logger) *Server {
 		log = slog.Default()
 	}
 	s := &Server{Store: store, Auth: &SignatureAuth{Store: store}, Log: log,
-		MaxBody: DefaultMaxBody, MaxWait: DefaultMaxWait, EpochWindow: DefaultEpochWindow,
+		MaxBody: DefaultMaxBody, MaxWait: DefaultMaxWait, EpochWindow: DefaultEpochWindow, TreeEpochs: DefaultTreeEpochs,
 		WriteTimeout: DefaultWriteTimeout, PingInterval: DefaultPingInterval, PollInterval: DefaultPollInterval,
 		waiters: map[string]*waiter{}, groupWaiters: map[string]map[string]bool{},
 		metrics: newMetrics(), streams: map[string]int{}, draining: make(chan struct{})}
@@ -125,8 +136,10 @@ func NewServer(store Store, log *slog.Logger) *Server {
 	m.HandleFunc("GET /v1/keypackages/count", s.authed(s.count))
 	m.HandleFunc("POST /v1/users/{user}/claim", s.authed(s.claim))
 	m.HandleFunc("POST /v1/groups/{group}/commit", s.authed(s.commit))
+	m.HandleFunc("POST /v1/groups/{group}/reset", s.authed(s.reset))
 	m.HandleFunc("POST /v1/groups/{group}/messages", s.authed(s.message))
 	m.HandleFunc("GET /v1/groups/{group}/groupinfo", s.authed(s.groupInfo))
+	m.HandleFunc("GET /v1/groups/{group}/tree", s.authed(s.ratchetTree))
 	m.HandleFunc("GET /v1/inbox", s.authed(s.inbox))
 	m.HandleFunc("GET /v1/inbox/ws", s.authed(s.inboxWS))
 	m.HandleFunc("POST /v1/inbox/ack", s.authed(s.ack))
@@ -562,6 +575,57 @@ func (s *Server) commit(w http.ResponseWriter, r *request) error {
 	}
 	c := &Commit{GroupID: gid, Epoch: f.epoch, Sender: r.client, Commit: b.Commit,
 		External: f.senderType == mls.SenderTypeNewMemberCommit, Quota: s.Quota}
+	o, _, err := s.loadObserver(r.Context(), gid)
+	if err != nil {
+		return err
+	}
+	var m mls.MLSMessage
+	if err := m.UnmarshalBinary(b.Commit); err != nil {
+		return fail(http.StatusBadRequest, "not an MLSMessage")
+	}
+	switch {
+	case o != nil:
+		c.Welcome = b.Welcome
+		err = s.commitVerified(r, o, c, &m, b.GroupInfo)
+	case f.epoch == 0 && !c.External && m.PublicMessage != nil:
+		// A new group, unless it exists unverified (AcceptCommit then
+		// answers with its epoch).
+		c.Welcome = b.Welcome
+		err = s.createVerified(r, c, b.GroupInfo)
+	case !s.AllowUnverified:
+		err = fail(http.StatusBadRequest, "this server verifies every group: handshakes must be PublicMessages, and a group is created with the GroupInfo of its epoch 1")
+	default:
+		err = s.commitUnverified(r, gid, f, &b, c)
+	}
+	if err != nil {
+		return err
+	}
+	return s.accept(w, r, c)
+}
+
+// accept stores the checked commit c and wakes its recipients.
+func (s *Server) accept(w http.ResponseWriter, r *request, c *Commit) error {
+	// AcceptCommit says whom it delivered to: the members of the old
+	// epoch, removed ones included, and the new ones (the Welcome).
+	epoch, recipients, err := s.Store.AcceptCommit(r.Context(), c)
+	var conflict *EpochConflictError
+	if errors.As(err, &conflict) {
+		s.metrics.commitsConflicted.Add(1)
+	}
+	if err != nil {
+		return err
+	}
+	s.metrics.commitsAccepted.Add(1)
+	s.Log.Debug("commit accepted", "epoch", epoch, "sender", r.client)
+	s.notify(recipients...)
+	writeJSON(w, http.StatusOK, map[string]uint64{"epoch": epoch})
+	return nil
+}
+
+// commitUnverified checks a commit of an unverified group (one whose
+// handshakes are PrivateMessages, Server.AllowUnverified) as far as the
+// wire form shows: see README, "Delivery Service modes".
+func (s *Server) commitUnverified(r *request, gid []byte, f *framing, b *CommitBundle, c *Commit) error {
 	// Only members commit, except by external commit, which the server
 	// verifies against the group's latest GroupInfo; it makes the sender
 	// a member. Epoch 0 is a group's creation. The store checks
@@ -615,20 +679,6 @@ func (s *Server) commit(w http.ResponseWriter, r *request) error {
 		}
 		c.GroupInfo = b.GroupInfo
 	}
-	// AcceptCommit says whom it delivered to: the members of the old
-	// epoch, removed ones included, and the new ones (the Welcome).
-	epoch, recipients, err := s.Store.AcceptCommit(r.Context(), c)
-	var conflict *EpochConflictError
-	if errors.As(err, &conflict) {
-		s.metrics.commitsConflicted.Add(1)
-	}
-	if err != nil {
-		return err
-	}
-	s.metrics.commitsAccepted.Add(1)
-	s.Log.Debug("commit accepted", "epoch", epoch, "sender", r.client)
-	s.notify(recipients...)
-	writeJSON(w, http.StatusOK, map[string]uint64{"epoch": epoch})
 	return nil
 }
 
@@ -781,7 +831,17 @@ func (s *Server) message(w http.ResponseWriter, r *request) error {
 		return fail(http.StatusBadRequest, "message is for another group")
 	}
 	// Membership is checked in the delivering transaction (and a
-	// PublicMessage's leaf lookup refuses a non-member already).
+	// PublicMessage's leaf lookup refuses a non-member already). In a
+	// verified group, the observer checks and caches a proposal first.
+	if f.contentType == mls.ContentTypeProposal {
+		var m mls.MLSMessage
+		if err := m.UnmarshalBinary(r.body); err != nil {
+			return fail(http.StatusBadRequest, "not an MLSMessage")
+		}
+		if err := s.proposalVerified(r, gid, &m); err != nil {
+			return err
+		}
+	}
 	if err := s.checkLeaf(r, gid, f); err != nil {
 		return err
 	}
@@ -821,6 +881,18 @@ func (s *Server) groupInfo(w http.ResponseWriter, r *request) error {
 	gi, err := s.Store.LatestGroupInfo(r.Context(), gid)
 	if err != nil {
 		return err
+	}
+	// Only the current epoch's GroupInfo serves an external join: an
+	// older one (the last commit came without one) would only produce a
+	// commit of a past epoch. ?reset=1 asks for it all the same, to
+	// reset an unverified group to it (POST .../reset).
+	epoch, err := s.Store.Epoch(r.Context(), gid)
+	if err != nil {
+		return err
+	}
+	var m mls.MLSMessage
+	if err := m.UnmarshalBinary(gi); err != nil || m.GroupInfo == nil || (m.GroupInfo.GroupContext.Epoch != epoch && r.URL.Query().Get("reset") != "1") {
+		return fail(http.StatusNotFound, "the group has no GroupInfo of its current epoch (its last commit came without one)")
 	}
 	w.Header().Set("Content-Type", ContentTypeMLS)
 	w.Write(gi)
@@ -883,10 +955,11 @@ func (s *Server) inbox(w http.ResponseWriter, r *request) error {
 			writeJSON(w, http.StatusOK, map[string]any{"messages": out})
 			return nil
 		}
-		// The poll tick catches deliveries by other server processes
-		// sharing the store, which this process is not told about. A
-		// draining server answers at once (with nothing), so long polls
-		// do not hold its shutdown.
+		// The store's reports wake the waiter; the poll tick, only with
+		// a store that does not report other processes' deliveries
+		// (SQLite shared by processes), catches those. A draining server
+		// answers at once (with nothing), so long polls do not hold its
+		// shutdown.
 		select {
 		case <-wake:
 		case <-tick:

@@ -1,10 +1,11 @@
 // Package ds is a Delivery Service for MLS (RFC 9750 section 5, RFC 9420):
 // it stores clients and their KeyPackages, orders the commits of each group
 // (one per epoch) and keeps each group's messages once, in a log its
-// members read from their cursors; Welcomes go to per-client inboxes. It sees no
-// group secrets; it checks only what the wire form shows: group, epoch,
-// content type, and that the authenticated client is a member as far as the
-// server knows.
+// members read from their cursors; Welcomes go to per-client inboxes. It
+// sees no group secrets. It follows each verified group with an
+// mls.PublicGroup and refuses every handshake a member would refuse; in
+// groups whose handshakes are PrivateMessages (Server.AllowUnverified) it
+// checks only what the wire form shows (README, "Delivery Service modes").
 package ds
 
 import (
@@ -136,6 +137,22 @@ type Commit struct {
 	// registered here with its leaf index. It replaces the member set
 	// (NewMembers and Removed are then only for delivery).
 	Leaves map[string]uint32
+	// Reset replaces the commits of an unverified group after Epoch (an
+	// epoch before the current one) with this one, an external commit
+	// against the group's last GroupInfo: the recovery of RFC 9750
+	// section 5.3 from commits the members could not process (see
+	// README). The condition is then that the group is past Epoch.
+	Reset bool
+	// Tree, when not nil, is the verified ratchet tree of the new epoch
+	// (its wire form), kept with those of the KeepTrees epochs before for
+	// joiners to fetch (Store.RatchetTree); older ones are deleted, and so
+	// are any of the new epoch and later (a reset).
+	Tree      []byte
+	KeepTrees uint64
+	// Observer, when not nil, is the state of the group's observer
+	// (mls.PublicGroup.MarshalBinary) in the epoch the commit starts,
+	// stored in the commit's transaction (see Store.ObserverState).
+	Observer []byte
 	// Quota bounds the new members' inboxes (the Welcome) and, by
 	// MaxMembers, the group's new member set.
 	Quota Quota
@@ -240,6 +257,19 @@ type Store interface {
 
 	// Close releases the store.
 	Close() error
+
+	// ObserverState returns the state of the observer (mls.PublicGroup)
+	// that follows a verified group, and its version, which every change
+	// raises: a commit's (Commit.Observer) and PutObserverState's.
+	// ErrNotFound for a group without one.
+	ObserverState(ctx context.Context, groupID []byte) (state []byte, version uint64, err error)
+	// PutObserverState replaces the group's observer state (a proposal
+	// was cached) if its version is still version, and reports whether
+	// it did: false when another request changed it first.
+	PutObserverState(ctx context.Context, groupID []byte, version uint64, state []byte) (bool, error)
+	// RatchetTree returns the verified ratchet tree of a group in epoch
+	// (Commit.Tree), or ErrNotFound when it has none of that epoch.
+	RatchetTree(ctx context.Context, groupID []byte, epoch uint64) ([]byte, error)
 }
 
 // GCOptions says what a Collector may delete.

@@ -141,6 +141,7 @@ func TestPushAcrossProcessesPostgres(t *testing.T) {
 			t.Fatal(err)
 		}
 		srv := ds.NewServer(st, testLog(t))
+		srv.AllowUnverified = true // its groups send PrivateMessage handshakes
 		srv.MaxWait = 10 * time.Second
 		ts := httptest.NewServer(srv)
 		t.Cleanup(func() { ts.Close(); st.Close() })

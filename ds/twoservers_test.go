@@ -26,6 +26,7 @@ func TestTwoServersPostgres(t *testing.T) {
 			t.Fatal(err)
 		}
 		srv := ds.NewServer(st, testLog(t))
+		srv.AllowUnverified = true // its groups send PrivateMessage handshakes
 		ts := httptest.NewServer(srv)
 		t.Cleanup(func() { ts.Close(); st.Close() })
 		envs[i] = &env{t: t, srv: srv, ts: ts, store: st}

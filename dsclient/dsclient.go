@@ -616,6 +616,28 @@ func (c *Client) GroupInfo(ctx context.Context, groupID []byte) (*mls.MLSMessage
 	return &m, nil
 }
 
+// RatchetTree returns the ratchet tree of a verified group in epoch, as
+// the server verified it (GET /v1/groups/{group}/tree): what a joiner
+// whose Welcome carries no tree needs. Pass it as
+// mls.JoinOptions.RatchetTreeFunc (see TreeFunc); Join checks it against
+// the GroupInfo's tree hash. An epoch that is over is a *ConflictError.
+func (c *Client) RatchetTree(ctx context.Context, groupID []byte, epoch uint64) (mls.TreeNodes, error) {
+	data, err := c.do(ctx, http.MethodGet, groupPath(groupID)+"/tree", url.Values{"epoch": {strconv.FormatUint(epoch, 10)}}, "", nil, http.StatusOK)
+	if err != nil {
+		return nil, err
+	}
+	var nodes mls.TreeNodes
+	if err := nodes.UnmarshalBinary(data); err != nil {
+		return nil, fmt.Errorf("dsclient: the server's answer is not a ratchet tree: %w", err)
+	}
+	return nodes, nil
+}
+
+// TreeFunc returns RatchetTree as an mls.JoinOptions.RatchetTreeFunc.
+func (c *Client) TreeFunc(ctx context.Context) func(groupID []byte, epoch uint64) (mls.TreeNodes, error) {
+	return func(groupID []byte, epoch uint64) (mls.TreeNodes, error) { return c.RatchetTree(ctx, groupID, epoch) }
+}
+
 // Inbox returns the messages addressed to the client whose sequence
 // number is above after, oldest first (one page; ask again after the
 // last). With wait above zero the server holds the request until a

@@ -457,6 +457,12 @@ func cmdGroupJoin(args []string, out io.Writer) error {
 // ratchet tree), saves the group, and only then uses the KeyPackage up
 // (RFC 9420 section 16.8), so that a crash cannot lose both.
 func (cl *client) joinWelcome(w *mls.MLSMessage, tree mls.TreeNodes) (*mls.Group, error) {
+	return cl.joinWelcomeWith(w, &mls.JoinOptions{RatchetTree: tree})
+}
+
+// joinWelcomeWith is joinWelcome with the join options opts, such as a
+// RatchetTreeFunc that fetches the tree from the Delivery Service.
+func (cl *client) joinWelcomeWith(w *mls.MLSMessage, opts *mls.JoinOptions) (*mls.Group, error) {
 	var bundle *mls.KeyPackageBundle
 	for _, s := range w.Welcome.Secrets {
 		b, err := cl.store.KeyPackage(cl.ctx, s.NewMember)
@@ -475,7 +481,7 @@ func (cl *client) joinWelcome(w *mls.MLSMessage, tree mls.TreeNodes) (*mls.Group
 	if err != nil {
 		return nil, err
 	}
-	g, err := mls.Join(id, w, bundle, cl.config(), &mls.JoinOptions{RatchetTree: tree})
+	g, err := mls.Join(id, w, bundle, cl.config(), opts)
 	if err != nil {
 		return nil, err
 	}

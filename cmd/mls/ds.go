@@ -208,6 +208,7 @@ func cmdDSRegister(args []string, out io.Writer) error {
 	user := c.fs.String("user", "", "the user `name` others invite")
 	vouchState := c.fs.String("vouch-state", "", "state folder `DIR` of a registered client of the same user, which vouches for this one")
 	suiteFlag := c.fs.String("suite", defaultSuite, "cipher suite code `point` of the client's key, decimal or 0x-hex")
+	private := c.fs.Bool("private-handshakes", false, "a new client sends its proposals and commits as PrivateMessages, for servers run with --allow-unverified-groups")
 	if err := c.parse(args, out, "state", "server", "user"); err != nil {
 		return err
 	}
@@ -226,6 +227,9 @@ func cmdDSRegister(args []string, out io.Writer) error {
 	switch cl.info.Name {
 	case "":
 		cl.info.Name = *user
+		// mlsd verifies every group it serves (ds/README.md, "Delivery
+		// Service modes"), which needs PublicMessage handshakes.
+		cl.info.PublicHandshake = !*private
 		if err := cl.saveInfo(); err != nil {
 			return err
 		}
@@ -500,6 +504,11 @@ func (s *session) commit(ctx context.Context, g *mls.Group, opts mls.CommitOptio
 		return nil, events, err
 	}
 	opts.GroupInfo = true
+	// A group the server verifies (PublicMessage handshakes) gets its
+	// tree from the server: Welcomes and GroupInfos leave it out, so that
+	// they stay small in a big group. The commit that creates the group
+	// gives the server the tree.
+	opts.RatchetTreeOutOfBand = s.cl.info.PublicHandshake && g.Epoch() > 0
 	for attempt := 0; ; attempt++ {
 		pc, err := g.Commit(opts)
 		if err != nil {
@@ -866,7 +875,9 @@ func (s *session) apply(im dsclient.InboxMessage) (event, error) {
 		return ev, err
 	}
 	if msg.Welcome != nil {
-		g, err := s.cl.joinWelcome(msg, nil)
+		// A Welcome without the tree: the server hands out the tree it
+		// verified, which Join checks against the GroupInfo's tree hash.
+		g, err := s.cl.joinWelcomeWith(msg, &mls.JoinOptions{RatchetTreeFunc: s.ds.TreeFunc(s.cl.ctx)})
 		if err != nil {
 			return ev, err
 		}

@@ -105,6 +105,21 @@ var migrations = []string{
 	ALTER TABLE clients ADD COLUMN sent_bytes BIGINT NOT NULL DEFAULT 0;
 	ALTER TABLE inbox ADD COLUMN size BIGINT NOT NULL DEFAULT 0;
 	UPDATE inbox SET size = LENGTH(data);`,
+	// 5: the state of the public observer (mls.PublicGroup) that follows
+	// each verified group, with a version that makes its updates
+	// conditional; the verified ratchet trees of its recent epochs, which
+	// joiners fetch.
+	`CREATE TABLE observers (
+		group_id BLOB PRIMARY KEY REFERENCES groups(id),
+		version BIGINT NOT NULL,
+		state BLOB NOT NULL
+	);
+	CREATE TABLE trees (
+		group_id BLOB NOT NULL REFERENCES groups(id),
+		epoch BIGINT NOT NULL,
+		tree BLOB NOT NULL,
+		PRIMARY KEY (group_id, epoch)
+	);`,
 }
 
 // readConns bounds the connections that read inboxes.

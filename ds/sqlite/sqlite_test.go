@@ -38,7 +38,7 @@ func TestReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if v, err := s.SchemaVersion(ctx); err != nil || v != 4 {
+	if v, err := s.SchemaVersion(ctx); err != nil || v != 5 {
 		t.Fatalf("schema version %d, %v", v, err)
 	}
 	if _, err := s.Client(ctx, "a"); err != nil {

@@ -34,6 +34,8 @@ func Run(t *testing.T, open func(t *testing.T) ds.Store) {
 		{"OneCopy", testOneCopy},
 		{"Quotas", testQuotas},
 		{"LogCollect", testLogCollect},
+		{"Observers", testObservers},
+		{"Reset", testReset},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -595,5 +597,81 @@ func testInbox(t *testing.T, s ds.Store) {
 	}
 	if rest, _ := s.Inbox(ctx, "big", m[1].Seq, 100); len(rest) != 1 || rest[0].Seq <= m[1].Seq {
 		t.Fatal("the rest of the large messages")
+	}
+}
+
+// testObservers checks the observer state of a verified group: stored by
+// the creating commit and by every commit with one, raised in version by
+// each change, and replaced by PutObserverState only from the version it
+// read (a proposal cached while a commit landed is refused).
+func testObservers(t *testing.T, s ds.Store) {
+	mustClient(t, s, "a", "a")
+	g := []byte("observed")
+	if _, _, err := s.ObserverState(ctx, g); !errors.Is(err, ds.ErrNotFound) {
+		t.Fatalf("observer of an unknown group: %v", err)
+	}
+	if ok, err := s.PutObserverState(ctx, g, 0, []byte("x")); ok || err != nil {
+		t.Fatalf("put without a group: %v, %v", ok, err)
+	}
+	if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 0, Sender: "a", Commit: []byte("c0"), Observer: []byte("s1"), Tree: []byte("t1"), KeepTrees: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if tree, err := s.RatchetTree(ctx, g, 1); err != nil || string(tree) != "t1" {
+		t.Fatalf("tree of epoch 1: %q, %v", tree, err)
+	}
+	state, v, err := s.ObserverState(ctx, g)
+	if err != nil || string(state) != "s1" || v != 1 {
+		t.Fatalf("after creation: %q, %d, %v", state, v, err)
+	}
+	if ok, err := s.PutObserverState(ctx, g, v, []byte("s1+p")); !ok || err != nil {
+		t.Fatalf("put: %v, %v", ok, err)
+	}
+	if ok, err := s.PutObserverState(ctx, g, v, []byte("stale")); ok || err != nil {
+		t.Fatalf("put from a stale version: %v, %v", ok, err)
+	}
+	if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 1, Sender: "a", Commit: []byte("c1"), Observer: []byte("s2"), Tree: []byte("t2"), KeepTrees: 0}); err != nil {
+		t.Fatal(err)
+	}
+	// KeepTrees 0 keeps only the new epoch's tree.
+	if tree, err := s.RatchetTree(ctx, g, 2); err != nil || string(tree) != "t2" {
+		t.Fatalf("tree of epoch 2: %q, %v", tree, err)
+	}
+	if _, err := s.RatchetTree(ctx, g, 1); !errors.Is(err, ds.ErrNotFound) {
+		t.Fatalf("tree of epoch 1 beyond KeepTrees: %v", err)
+	}
+	// A refused commit leaves the state alone.
+	var conflict *ds.EpochConflictError
+	if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 1, Sender: "a", Commit: []byte("c1'"), Observer: []byte("lost")}); !errors.As(err, &conflict) {
+		t.Fatalf("second commit of epoch 1: %v", err)
+	}
+	if state, v, err := s.ObserverState(ctx, g); err != nil || string(state) != "s2" || v != 3 {
+		t.Fatalf("after the commit: %q, %d, %v", state, v, err)
+	}
+}
+
+// testReset checks a reset commit (Commit.Reset): it replaces the commits
+// after its epoch, only when the group is past that epoch.
+func testReset(t *testing.T, s ds.Store) {
+	mustClient(t, s, "a", "a")
+	mustClient(t, s, "b", "b")
+	g := []byte("reset")
+	for e := uint64(0); e < 3; e++ {
+		if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: e, Sender: "a", Commit: []byte("c"), NewMembers: []string{"b"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 1, Sender: "b", External: true, Reset: true, Commit: []byte("r"), Leaves: map[string]uint32{"a": 0, "b": 1}})
+	if err != nil || e != 2 {
+		t.Fatalf("reset: %d, %v", e, err)
+	}
+	if ms, _ := s.Members(ctx, g); fmt.Sprint(ms) != "[a b]" {
+		t.Fatalf("members after the reset: %v", ms)
+	}
+	if ep, _ := s.Epoch(ctx, g); ep != 2 {
+		t.Fatalf("epoch after the reset %d, want 2", ep)
+	}
+	var conflict *ds.EpochConflictError
+	if _, _, err := s.AcceptCommit(ctx, &ds.Commit{GroupID: g, Epoch: 2, Sender: "b", External: true, Reset: true, Commit: []byte("r2")}); !errors.As(err, &conflict) || conflict.Current != 2 {
+		t.Fatalf("reset of the current epoch: %v", err)
 	}
 }

@@ -53,6 +53,7 @@ type config struct {
 	maxWait         time.Duration
 	gc              ds.Maintenance
 	shutdownTimeout time.Duration
+	allowUnverified bool
 }
 
 func parseFlags(args []string, out io.Writer) (*config, error) {
@@ -77,12 +78,13 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.Int64Var(&c.quota.MaxClientBytes, "quota-client", 64<<20, "most bytes of stored group messages one client sent (0: no limit)")
 	fs.Int64Var(&c.quota.MaxInboxBytes, "quota-inbox", 64<<20, "most bytes of Welcomes waiting in one client's inbox (0: no limit)")
 	fs.Int64Var(&c.gc.GC.GroupLogBytes, "group-log-retention", 0, "delete a group's oldest messages beyond this many bytes, read or not (0: keep until read)")
-	fs.DurationVar(&c.pollInterval, "poll-interval", ds.DefaultPollInterval, "with SQLite, how often a waiting client's inbox is read again for other processes' messages (negative: never, for one process alone on its file); PostgreSQL needs no polling (LISTEN/NOTIFY)")
+	fs.DurationVar(&c.pollInterval, "poll-interval", -1, "with SQLite, how often a waiting client's inbox is read again for messages of other mlsd processes on the same file (e.g. 1s; negative, the default: never, for one process alone on its file); PostgreSQL needs no polling (LISTEN/NOTIFY)")
 	fs.Int64Var(&c.maxBody, "max-body", ds.DefaultMaxBody, "largest request body, in bytes")
 	fs.DurationVar(&c.maxWait, "max-wait", ds.DefaultMaxWait, "longest inbox long poll")
 	fs.DurationVar(&c.gc.Every, "gc-every", time.Minute, "time between garbage collections of the store")
 	fs.DurationVar(&c.gc.GC.InboxRetention, "inbox-retention", 0, "delete inbox and group log messages unacknowledged this long (0: keep until acknowledged)")
 	fs.DurationVar(&c.gc.GC.KeyPackageRetention, "keypackage-retention", 7*24*time.Hour, "delete claimed (and replaced last-resort) KeyPackages this long after their claim (0: keep)")
+	fs.BoolVar(&c.allowUnverified, "allow-unverified-groups", false, "also serve groups whose handshakes are PrivateMessages, which the server cannot verify (see README)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long requests in flight may take to finish on SIGTERM")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -148,6 +150,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(net.Ad
 	srv.MaxBody = c.maxBody
 	srv.MaxWait = c.maxWait
 	srv.HideMetrics = c.metricsListen != ""
+	srv.AllowUnverified = c.allowUnverified
 
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {

@@ -299,6 +299,7 @@ func startServer(ctx context.Context, dsn string) (string, func(), error) {
 		return "", nil, err
 	}
 	srv := ds.NewServer(store, slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	srv.AllowUnverified = true // the simulated members send PrivateMessage handshakes
 	srv.Ready = store.Ping
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(l)

@@ -46,7 +46,11 @@ func (s *Store) AcceptCommit(ctx context.Context, c *ds.Commit) (uint64, []strin
 		recipients = nil // a retried transaction starts again
 		// The epoch = expected condition is the whole of the ordering
 		// rule: of concurrent commits for one epoch, one updates the row.
-		n, err := s.exec(ctx, tx, `UPDATE groups SET epoch = epoch + 1 WHERE id = ? AND epoch = ?`, c.GroupID, int64(c.Epoch))
+		update, args := `UPDATE groups SET epoch = epoch + 1 WHERE id = ? AND epoch = ?`, []any{c.GroupID, int64(c.Epoch)}
+		if c.Reset {
+			update, args = `UPDATE groups SET epoch = ? WHERE id = ? AND epoch > ?`, []any{int64(c.Epoch) + 1, c.GroupID, int64(c.Epoch)}
+		}
+		n, err := s.exec(ctx, tx, update, args...)
 		if err != nil {
 			return err
 		}
@@ -128,7 +132,7 @@ func (s *Store) AcceptCommit(ctx context.Context, c *ds.Commit) (uint64, []strin
 				return err
 			}
 		}
-		return nil
+		return s.putObserver(ctx, tx, c)
 	})
 	if err != nil {
 		return 0, nil, err
@@ -424,8 +428,21 @@ func (s *Store) Collect(ctx context.Context, o ds.GCOptions) (ds.GCResult, error
 	}
 	// What every member has read: an entry goes when no member is left
 	// that still reads it (its sender does not; a member reads from where
-	// it joined, or its cursor if later, up to where it left).
-	n, err := s.exec(ctx, s.db, `DELETE FROM group_log WHERE NOT EXISTS (
+	// it joined, or its cursor if later, up to where it left). First, in
+	// one pass over the members, what lies below every member's position;
+	// then the rest, entry by entry, where the sender is the one behind
+	// (each check stops at the first member that still reads the entry,
+	// which for a recent one is among the first).
+	n, err := s.exec(ctx, s.db, `WITH pos AS (
+			SELECT m.group_id, MIN(`+s.d.Greatest+`(c.acked, m.joined)) AS p
+			FROM members m JOIN clients c ON c.id = m.client_id GROUP BY m.group_id)
+		DELETE FROM group_log WHERE EXISTS (
+			SELECT 1 FROM pos WHERE pos.group_id = group_log.group_id AND group_log.seq <= pos.p)`)
+	r.Log += n
+	if err != nil {
+		return r, wrap("read group log entries", err)
+	}
+	n, err = s.exec(ctx, s.db, `DELETE FROM group_log WHERE NOT EXISTS (
 		SELECT 1 FROM members m JOIN clients c ON c.id = m.client_id
 		WHERE m.group_id = group_log.group_id AND m.client_id <> group_log.sender
 			AND group_log.seq > `+s.d.Greatest+`(c.acked, m.joined)

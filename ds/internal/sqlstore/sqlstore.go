@@ -446,3 +446,55 @@ func (s *Store) ClientByKey(ctx context.Context, signatureKey []byte) (string, e
 func (s *Store) Members(ctx context.Context, groupID []byte) ([]string, error) {
 	return s.strings(ctx, s.db, `SELECT client_id FROM members WHERE group_id = ? AND left_at IS NULL ORDER BY client_id`, groupID)
 }
+
+// putObserver stores state, when not nil, as the group's observer state
+// of the epoch a commit starts, in the commit's transaction: the
+// proposals of the old epoch, which bumped the version, are over.
+func (s *Store) putObserver(ctx context.Context, tx *sql.Tx, c *ds.Commit) error {
+	if c.Tree != nil {
+		// The tree of the new epoch; those more than KeepTrees epochs
+		// old go.
+		epoch := int64(c.Epoch) + 1
+		if _, err := s.exec(ctx, tx, `DELETE FROM trees WHERE group_id = ? AND (epoch >= ? OR epoch < ?)`, c.GroupID, epoch, epoch-int64(c.KeepTrees)); err != nil {
+			return err
+		}
+		if _, err := s.exec(ctx, tx, `INSERT INTO trees (group_id, epoch, tree) VALUES (?, ?, ?)`, c.GroupID, epoch, c.Tree); err != nil {
+			return err
+		}
+	}
+	if c.Observer == nil {
+		return nil
+	}
+	n, err := s.exec(ctx, tx, `UPDATE observers SET state = ?, version = version + 1 WHERE group_id = ?`, c.Observer, c.GroupID)
+	if err == nil && n == 0 {
+		_, err = s.exec(ctx, tx, `INSERT INTO observers (group_id, version, state) VALUES (?, 1, ?)`, c.GroupID, c.Observer)
+	}
+	return err
+}
+
+// RatchetTree implements ds.Store.
+func (s *Store) RatchetTree(ctx context.Context, groupID []byte, epoch uint64) ([]byte, error) {
+	var tree []byte
+	err := s.row(ctx, s.db, `SELECT tree FROM trees WHERE group_id = ? AND epoch = ?`, groupID, int64(epoch)).Scan(&tree)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ds.ErrNotFound
+	}
+	return tree, err
+}
+
+// ObserverState implements ds.Store.
+func (s *Store) ObserverState(ctx context.Context, groupID []byte) ([]byte, uint64, error) {
+	var state []byte
+	var version int64
+	err := s.row(ctx, s.db, `SELECT state, version FROM observers WHERE group_id = ?`, groupID).Scan(&state, &version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, ds.ErrNotFound
+	}
+	return state, uint64(version), err
+}
+
+// PutObserverState implements ds.Store.
+func (s *Store) PutObserverState(ctx context.Context, groupID []byte, version uint64, state []byte) (bool, error) {
+	n, err := s.exec(ctx, s.db, `UPDATE observers SET state = ?, version = version + 1 WHERE group_id = ? AND version = ?`, state, groupID, int64(version))
+	return n == 1, err
+}

@@ -37,6 +37,9 @@ import (
 // shutdownGrace is how long a stop signal waits for RPCs in progress.
 const shutdownGrace = 5 * time.Second
 
+// maxRequest bounds one gRPC request, in bytes.
+const maxRequest = 4 << 20
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stderr, nil)
@@ -81,7 +84,10 @@ func run(ctx context.Context, args []string, log io.Writer, listening func(net.A
 
 	srv := interop.NewServer()
 	defer srv.Close()
-	gs := grpc.NewServer()
+	// gRPC bounds each received message (4 MiB, its default, made
+	// explicit here): the harness's largest objects, Welcomes with the
+	// tree of a few hundred members, are far below it.
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(maxRequest))
 	pb.RegisterMLSClientServer(gs, srv)
 
 	var suites []string
