@@ -72,6 +72,8 @@ type Group struct {
 	// exporter is the current epoch's exporter tree (SafeExport); nil in
 	// an epoch restored from a version 1 state.
 	exporter *exporterTree
+	// saved is what Save last wrote to a GroupRecordStore.
+	saved *savedRecords
 }
 
 // groupCore is the public state of a group, which a member (Group) and

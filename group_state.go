@@ -928,7 +928,20 @@ func (g *Group) eraseState() {
 
 // Save stores the group's state in s under its group ID (see
 // MarshalBinary: the state is secret, and s must keep it so).
+//
+// If s is a GroupRecordStore, Save writes only the records that changed
+// since this Group last saved to (or was loaded from) s: the first save
+// writes the whole state, later ones what changed (see
+// group_records.go). It assumes that s still holds what it wrote: after
+// the group's records in s changed otherwise (DeleteGroupState, another
+// Group of the same group saved there), load the group again.
 func (g *Group) Save(ctx context.Context, s GroupStore) error {
+	if g.state == stateErased {
+		return g.checkActive()
+	}
+	if rs, ok := s.(GroupRecordStore); ok {
+		return g.saveRecords(ctx, rs)
+	}
 	data, err := g.MarshalBinary()
 	if err != nil {
 		return err
@@ -941,6 +954,9 @@ func (g *Group) Save(ctx context.Context, s GroupStore) error {
 // s, with the policy cfg (see LoadGroup). A group not in s is reported
 // with an error that wraps ErrNotFound.
 func LoadGroupFromStore(ctx context.Context, s GroupStore, groupID []byte, cfg *Config) (*Group, error) {
+	if rs, ok := s.(GroupRecordStore); ok {
+		return loadGroupRecords(ctx, rs, groupID, cfg)
+	}
 	data, err := s.GroupState(ctx, groupID)
 	if err != nil {
 		return nil, err

@@ -619,7 +619,8 @@ func TestGroupStateCoversFields(t *testing.T) {
 		fields string
 	}{
 		// cfg is policy, given again at load; suite follows from id.
-		{Group{}, "groupCore id state secrets pc pending past reinit exporter"},
+		// saved records what Save wrote, not state.
+		{Group{}, "groupCore id state secrets pc pending past reinit exporter saved"},
 		// nodes is written as an ExporterState; suite follows from the group.
 		{exporterTree{}, "suite nodes"},
 		// observer is set by NewPublicGroup and LoadPublicGroup, never by

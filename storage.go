@@ -29,7 +29,10 @@ const DefaultResumptionPSKEpochs = 8
 // errors, and delete them as thoroughly as their medium allows.
 //
 // NewMemoryStorage returns an implementation in memory; package
-// github.com/arbormls/mls/dirstore keeps one in a folder.
+// github.com/arbormls/mls/dirstore keeps one in a folder, and the module
+// github.com/arbormls/mls/sqlitestore one in a SQLite file. The memory
+// and SQLite stores are GroupRecordStores too, to which Group.Save writes
+// only what changed since its last save.
 type Storage interface {
 	GroupStore
 	KeyPackageStore

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -22,7 +23,7 @@ type MemoryStorage struct {
 	ResumptionPSKEpochs int
 
 	mu           sync.Mutex
-	groups       map[string][]byte
+	groups       map[string]map[string][]byte // group ID, record key
 	keyPackages  map[string]storedBundle
 	externalPSKs map[string][]byte
 	resumption   map[string]map[uint64][]byte
@@ -34,7 +35,10 @@ type storedBundle struct {
 	lastResort bool
 }
 
-var _ Storage = (*MemoryStorage)(nil)
+var (
+	_ Storage          = (*MemoryStorage)(nil)
+	_ GroupRecordStore = (*MemoryStorage)(nil)
+)
 
 // NewMemoryStorage returns an empty MemoryStorage that keeps
 // DefaultResumptionPSKEpochs epochs' resumption PSKs per group.
@@ -52,7 +56,7 @@ func (m *MemoryStorage) begin(ctx context.Context, what string, id []byte) error
 	}
 	m.mu.Lock()
 	if m.groups == nil {
-		m.groups = make(map[string][]byte)
+		m.groups = make(map[string]map[string][]byte)
 		m.keyPackages = make(map[string]storedBundle)
 		m.externalPSKs = make(map[string][]byte)
 		m.resumption = make(map[string]map[uint64][]byte)
@@ -100,32 +104,40 @@ func sortedKeys[V any](mp map[string]V) [][]byte {
 	return keys
 }
 
-// PutGroupState implements GroupStore.
+// PutGroupState implements GroupStore: the state is the group's only
+// record, of key "".
 func (m *MemoryStorage) PutGroupState(ctx context.Context, groupID, state []byte) error {
-	if err := m.begin(ctx, "group ID", groupID); err != nil {
-		return err
+	if state == nil {
+		state = []byte{}
 	}
-	defer m.mu.Unlock()
-	putValue(m.groups, string(groupID), state)
-	return nil
+	return m.UpdateGroupRecords(ctx, groupID, &GroupRecordBatch{Replace: true, Records: []GroupRecord{{Key: "", Value: state}}})
 }
 
-// GroupState implements GroupStore.
+// GroupState implements GroupStore: the group's record of key "".
 func (m *MemoryStorage) GroupState(ctx context.Context, groupID []byte) ([]byte, error) {
 	if err := m.begin(ctx, "group ID", groupID); err != nil {
 		return nil, err
 	}
 	defer m.mu.Unlock()
-	return getValue(m.groups, string(groupID))
+	return getValue(m.groups[string(groupID)], "")
 }
 
-// DeleteGroupState implements GroupStore.
+// DeleteGroupState implements GroupStore: it deletes every record of the
+// group.
 func (m *MemoryStorage) DeleteGroupState(ctx context.Context, groupID []byte) error {
 	if err := m.begin(ctx, "group ID", groupID); err != nil {
 		return err
 	}
 	defer m.mu.Unlock()
-	return deleteValue(m.groups, string(groupID))
+	recs, ok := m.groups[string(groupID)]
+	if !ok {
+		return ErrNotFound
+	}
+	for _, v := range recs {
+		clear(v)
+	}
+	delete(m.groups, string(groupID))
+	return nil
 }
 
 // GroupIDs implements GroupStore.
@@ -135,6 +147,59 @@ func (m *MemoryStorage) GroupIDs(ctx context.Context) ([][]byte, error) {
 	}
 	defer m.mu.Unlock()
 	return sortedKeys(m.groups), nil
+}
+
+// UpdateGroupRecords implements GroupRecordStore. It checks the whole
+// batch before changing anything, and applies it under its lock.
+func (m *MemoryStorage) UpdateGroupRecords(ctx context.Context, groupID []byte, batch *GroupRecordBatch) error {
+	if err := batch.Check(); err != nil {
+		return err
+	}
+	if err := m.begin(ctx, "group ID", groupID); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	recs := m.groups[string(groupID)]
+	if recs == nil {
+		recs = make(map[string][]byte)
+	}
+	if batch.Replace {
+		for k, v := range recs {
+			clear(v)
+			delete(recs, k)
+		}
+	}
+	for _, r := range batch.Records {
+		if r.Value == nil {
+			deleteValue(recs, r.Key)
+		} else {
+			putValue(recs, r.Key, r.Value)
+		}
+	}
+	if len(recs) == 0 {
+		delete(m.groups, string(groupID))
+	} else {
+		m.groups[string(groupID)] = recs
+	}
+	return nil
+}
+
+// GroupRecords implements GroupRecordStore.
+func (m *MemoryStorage) GroupRecords(ctx context.Context, groupID []byte) ([]GroupRecord, error) {
+	if err := m.begin(ctx, "group ID", groupID); err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	recs, ok := m.groups[string(groupID)]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	out := make([]GroupRecord, 0, len(recs))
+	for k, v := range recs {
+		out = append(out, GroupRecord{Key: k, Value: bytes.Clone(v)})
+	}
+	slices.SortFunc(out, func(a, b GroupRecord) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
 }
 
 // PutKeyPackage implements KeyPackageStore.

@@ -19,12 +19,22 @@ func TestMemoryStorageZeroes(t *testing.T) {
 	}
 
 	s.PutGroupState(ctx, id, []byte("state 1"))
-	old := s.groups[string(id)]
+	old := s.groups[string(id)][""]
 	s.PutGroupState(ctx, id, []byte("state 2"))
 	zeroed("replaced group state", old)
-	old = s.groups[string(id)]
+	old = s.groups[string(id)][""]
 	s.DeleteGroupState(ctx, id)
 	zeroed("deleted group state", old)
+
+	// Records replaced, deleted, or dropped by a Replace batch.
+	s.UpdateGroupRecords(ctx, id, &GroupRecordBatch{Records: []GroupRecord{{Key: "a", Value: []byte("a1")}, {Key: "b", Value: []byte("b1")}, {Key: "c", Value: []byte("c1")}}})
+	oldA, oldB, oldC := s.groups[string(id)]["a"], s.groups[string(id)]["b"], s.groups[string(id)]["c"]
+	s.UpdateGroupRecords(ctx, id, &GroupRecordBatch{Records: []GroupRecord{{Key: "a", Value: []byte("a2")}, {Key: "b"}}})
+	zeroed("replaced record", oldA)
+	zeroed("deleted record", oldB)
+	s.UpdateGroupRecords(ctx, id, &GroupRecordBatch{Replace: true, Records: []GroupRecord{{Key: "d", Value: []byte("d1")}}})
+	zeroed("record dropped by a replacing batch", oldC)
+	s.DeleteGroupState(ctx, id)
 
 	s.PutExternalPSK(ctx, id, []byte("psk"))
 	old = s.externalPSKs[string(id)]

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -48,6 +49,12 @@ bytes, the wire size of what the operation produces (0 where nothing).
   unprotect  that message processed (at least 50 runs)
   state      no timing; bytes: the committer's serialized group state
   memory     no timing; bytes: live heap of a group loaded from that state
+  persist-message
+             a message sent and received, then sender and receiver saved to a
+             record store (mls.GroupRecordStore, in memory): the time of the
+             sender's save; bytes: the most either save wrote (keys and values)
+  persist-commit
+             the same for a commit (an empty one with a path) merged and processed
 
 Setup is not timed; commits are discarded after each run, so every run
 starts from the same state. Full shape: every parent set; sparse: blank
@@ -191,6 +198,10 @@ func (b *bencher) run(ops map[string]bool) error {
 			r, err = b.state()
 		case "memory":
 			r, err = b.memory()
+		case "persist-message":
+			r, err = b.persist(false)
+		case "persist-commit":
+			r, err = b.persist(true)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
@@ -428,6 +439,88 @@ func (b *bencher) memory() (*benchResult, error) {
 	runtime.KeepAlive(data)
 	used := int64(after.HeapAlloc) - int64(before.HeapAlloc)
 	return &benchResult{Bytes: int(max(used, 0))}, nil
+}
+
+// countingStore is a record store in memory that counts what the last
+// batch wrote.
+type countingStore struct {
+	*mls.MemoryStorage
+	last int
+}
+
+func (c *countingStore) UpdateGroupRecords(ctx context.Context, groupID []byte, batch *mls.GroupRecordBatch) error {
+	c.last = batch.Size()
+	return c.MemoryStorage.UpdateGroupRecords(ctx, groupID, batch)
+}
+
+// persist times saving the committer, and reports the most bytes a save of
+// the committer or the processor wrote, after a message or (commit) a
+// commit. Both work on copies loaded from their states, saved once in full
+// before the runs, so that the other operations start from the same state.
+func (b *bencher) persist(commit bool) (*benchResult, error) {
+	ctx := context.Background()
+	committerState, err := b.committer.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	sender, err := mls.LoadGroup(committerState, nil)
+	if err != nil {
+		return nil, err
+	}
+	// The processor as it is now, which read every message the committer
+	// sent (protect): loaded from its setup state, it would keep skipped
+	// keys for them.
+	processorState, err := b.processor.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	receiver, err := mls.LoadGroup(processorState, nil)
+	if err != nil {
+		return nil, err
+	}
+	ss, rs := &countingStore{MemoryStorage: mls.NewMemoryStorage()}, &countingStore{MemoryStorage: mls.NewMemoryStorage()}
+	if err := sender.Save(ctx, ss); err != nil {
+		return nil, err
+	}
+	if err := receiver.Save(ctx, rs); err != nil {
+		return nil, err
+	}
+	runs := b.runs
+	if !commit {
+		runs = max(runs, minMessageRuns)
+	}
+	ds := make([]time.Duration, runs)
+	size := 0
+	data := make([]byte, 1024)
+	for i := range ds {
+		var msg *mls.MLSMessage
+		if commit {
+			pc, err := sender.Commit(mls.CommitOptions{})
+			if err != nil {
+				return nil, err
+			}
+			if _, err := sender.MergePendingCommit(); err != nil {
+				return nil, err
+			}
+			msg = pc.Commit
+		} else if msg, err = sender.Send(data); err != nil {
+			return nil, err
+		}
+		if _, err := receiver.Process(msg); err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		err := sender.Save(ctx, ss)
+		ds[i] = time.Since(start)
+		if err != nil {
+			return nil, err
+		}
+		if err := receiver.Save(ctx, rs); err != nil {
+			return nil, err
+		}
+		size = max(size, ss.last, rs.last)
+	}
+	return timings(ds, size), nil
 }
 
 // benchPrimitives times the suite's primitives on one core, per call over

@@ -48,7 +48,7 @@ func TestBench(t *testing.T) {
 			}
 		default:
 			runs := 2
-			if r.Op == "protect" || r.Op == "unprotect" {
+			if r.Op == "protect" || r.Op == "unprotect" || r.Op == "persist-message" {
 				runs = minMessageRuns
 			}
 			if r.Runs != runs || r.MinNs <= 0 || r.MinNs > r.MedianNs || r.MedianNs > r.MaxNs {

@@ -1,7 +1,8 @@
 // Package storagetest checks that an mls.Storage keeps the promises of the
 // interface: round trips, ErrNotFound, copies in and out, consume-once
 // KeyPackages with last-resort ones surviving, the resumption PSK bound,
-// and concurrent use. The tests of each implementation run it.
+// concurrent use, groups saved and loaded through the store, and, for an
+// mls.GroupRecordStore, batches of records applied all or none. The tests of each implementation run it.
 package storagetest
 
 import (
@@ -31,6 +32,10 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("Canceled", func(t *testing.T) { testCanceled(t, newStore(t, 0)) })
 	t.Run("ConcurrentTake", func(t *testing.T) { testConcurrentTake(t, newStore(t, 0)) })
 	t.Run("ConcurrentUse", func(t *testing.T) { testConcurrentUse(t, newStore(t, 2)) })
+	t.Run("GroupSave", func(t *testing.T) { testGroupSave(t, newStore(t, 0)) })
+	if _, ok := newStore(t, 0).(mls.GroupRecordStore); ok {
+		t.Run("GroupRecords", func(t *testing.T) { testGroupRecords(t, newStore(t, 0).(mls.GroupRecordStore)) })
+	}
 }
 
 // Suite is the cipher suite of the KeyPackages the tests make.
@@ -445,4 +450,183 @@ func testConcurrentUse(t *testing.T, s mls.Storage) { // keeps 2 epochs
 	}
 	wg.Wait()
 	mustList(t, "GroupIDs", s.GroupIDs, shared)
+}
+
+// testGroupSave saves a real group after each step of a conversation and
+// checks that the group loaded from the store has the same state.
+func testGroupSave(t *testing.T, s mls.Storage) {
+	ctx := t.Context()
+	aliceID, err := mls.NewBasicIdentity(Suite, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := mls.CreateGroup(aliceID, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(g *mls.Group) {
+		t.Helper()
+		if err := g.Save(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		loaded, err := mls.LoadGroupFromStore(ctx, s, g.GroupID(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := g.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := loaded.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustEqual(t, "group state loaded", got, want)
+	}
+	check(alice)
+	for _, name := range []string{"bob", "carol", "dave"} {
+		kp := NewBundle(t, name, false)
+		if _, err := alice.Commit(mls.CommitOptions{Add: []*mls.KeyPackage{kp.KeyPackage}}); err != nil {
+			t.Fatal(err)
+		}
+		check(alice) // with a pending commit
+		if _, err := alice.MergePendingCommit(); err != nil {
+			t.Fatal(err)
+		}
+		check(alice)
+		for range 3 {
+			if _, err := alice.Send([]byte("hello")); err != nil {
+				t.Fatal(err)
+			}
+			check(alice)
+		}
+	}
+	for range 5 { // more commits than past epochs kept
+		if _, err := alice.Commit(mls.CommitOptions{Update: true}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := alice.MergePendingCommit(); err != nil {
+			t.Fatal(err)
+		}
+		check(alice)
+	}
+	mustList(t, "GroupIDs", s.GroupIDs, alice.GroupID())
+	if err := s.DeleteGroupState(ctx, alice.GroupID()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = mls.LoadGroupFromStore(ctx, s, alice.GroupID(), nil)
+	mustNotFound(t, "group deleted", err)
+}
+
+// records returns the records of groupID in s as "key=value" strings.
+func records(t *testing.T, s mls.GroupRecordStore, groupID []byte) []string {
+	t.Helper()
+	recs, err := s.GroupRecords(t.Context(), groupID)
+	if errors.Is(err, mls.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range recs {
+		out = append(out, fmt.Sprintf("%q=%q", r.Key, r.Value))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func mustRecords(t *testing.T, what string, s mls.GroupRecordStore, groupID []byte, want ...string) {
+	t.Helper()
+	slices.Sort(want)
+	if got := records(t, s, groupID); !slices.Equal(got, want) {
+		t.Fatalf("%s: records %v, want %v", what, got, want)
+	}
+}
+
+// testGroupRecords checks batches of records: puts, deletes, replacing
+// batches, copies, the whole state as the record "", and that a batch
+// the store refuses changes nothing.
+func testGroupRecords(t *testing.T, s mls.GroupRecordStore) {
+	ctx := t.Context()
+	id, other := []byte("group"), []byte("other")
+	_, err := s.GroupRecords(ctx, id)
+	mustNotFound(t, "records of a missing group", err)
+	in := []byte("1")
+	update := func(replace bool, recs ...mls.GroupRecord) error {
+		return s.UpdateGroupRecords(ctx, id, &mls.GroupRecordBatch{Replace: replace, Records: recs})
+	}
+	if err := update(false, mls.GroupRecord{Key: "a", Value: in}, mls.GroupRecord{Key: "b", Value: []byte("2")}, mls.GroupRecord{Key: "e", Value: []byte{}}); err != nil {
+		t.Fatal(err)
+	}
+	in[0] = 'X' // the store copied it
+	mustRecords(t, "first batch", s, id, `"a"="1"`, `"b"="2"`, `"e"=""`)
+	recs, _ := s.GroupRecords(ctx, id)
+	recs[0].Value[0] = 'Y' // the store handed out a copy
+	mustRecords(t, "after changing a result", s, id, `"a"="1"`, `"b"="2"`, `"e"=""`)
+	if err := s.PutGroupState(ctx, other, []byte("whole")); err != nil {
+		t.Fatal(err)
+	}
+	mustList(t, "GroupIDs", s.GroupIDs, id, other)
+
+	// Puts and deletes, a missing record's deletion included.
+	if err := update(false, mls.GroupRecord{Key: "a", Value: []byte("1b")}, mls.GroupRecord{Key: "b"}, mls.GroupRecord{Key: "c", Value: []byte("3")}, mls.GroupRecord{Key: "zz"}); err != nil {
+		t.Fatal(err)
+	}
+	mustRecords(t, "second batch", s, id, `"a"="1b"`, `"c"="3"`, `"e"=""`)
+
+	// Refused batches change nothing: checked before anything is applied.
+	for _, bad := range [][]mls.GroupRecord{
+		{{Key: "a", Value: []byte("no")}, {Key: "", Value: []byte("no")}},
+		{{Key: "a", Value: []byte("no")}, {Key: string(make([]byte, mls.MaxGroupRecordKey+1)), Value: []byte("no")}},
+		{{Key: "a", Value: []byte("no")}, {Key: "c"}, {Key: "a", Value: []byte("no")}},
+	} {
+		if err := update(false, bad...); err == nil {
+			t.Fatal("an invalid batch was accepted")
+		}
+		if err := update(true, bad...); err == nil {
+			t.Fatal("an invalid replacing batch was accepted")
+		}
+		mustRecords(t, "after a refused batch", s, id, `"a"="1b"`, `"c"="3"`, `"e"=""`)
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.UpdateGroupRecords(canceled, id, &mls.GroupRecordBatch{Records: []mls.GroupRecord{{Key: "a", Value: []byte("no")}}}); err == nil {
+		t.Fatal("a batch with a canceled context was accepted")
+	}
+	mustRecords(t, "after a canceled batch", s, id, `"a"="1b"`, `"c"="3"`, `"e"=""`)
+
+	// A replacing batch is the group's whole state.
+	if err := update(true, mls.GroupRecord{Key: "c", Value: []byte("3b")}, mls.GroupRecord{Key: "d", Value: []byte("4")}); err != nil {
+		t.Fatal(err)
+	}
+	mustRecords(t, "replacing batch", s, id, `"c"="3b"`, `"d"="4"`)
+	// The whole state is the record "", and replaces the records.
+	if err := s.PutGroupState(ctx, id, []byte("whole")); err != nil {
+		t.Fatal(err)
+	}
+	mustRecords(t, "whole state", s, id, `""="whole"`)
+	if err := update(true, mls.GroupRecord{Key: "h", Value: []byte("5")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.GroupState(ctx, id)
+	mustNotFound(t, "whole state replaced by records", err)
+	mustRecords(t, "other group", s, other, `""="whole"`)
+
+	// Deleting every record deletes the group.
+	if err := update(false, mls.GroupRecord{Key: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	mustList(t, "GroupIDs after deleting every record", s.GroupIDs, other)
+	if err := update(false, mls.GroupRecord{Key: "h", Value: []byte("6")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteGroupState(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	mustRecords(t, "deleted group", s, id)
+	mustNotFound(t, "deleting a deleted group", s.DeleteGroupState(ctx, id))
+	if err := s.UpdateGroupRecords(ctx, nil, &mls.GroupRecordBatch{Records: []mls.GroupRecord{{Key: "a", Value: []byte("1")}}}); err == nil {
+		t.Fatal("records under an empty group ID were accepted")
+	}
 }

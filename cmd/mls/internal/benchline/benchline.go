@@ -22,8 +22,10 @@ type Result struct {
 
 // Ops are the operations of mls bench, in the order it runs them.
 // "primitives" writes lines named PrimPrefix + a primitive (members 0),
-// once per run; state and memory report bytes only.
-var Ops = []string{"primitives", "join", "join-batch", "commit", "process", "add", "add1000", "remove", "protect", "unprotect", "state", "memory"}
+// once per run; state and memory report bytes only; persist-message and
+// persist-commit report the bytes a save writes, and its time, which no
+// lower bound models.
+var Ops = []string{"primitives", "join", "join-batch", "commit", "process", "add", "add1000", "remove", "protect", "unprotect", "state", "memory", "persist-message", "persist-commit"}
 
 // PrimPrefix starts the op of a primitive's line.
 const PrimPrefix = "prim-"
@@ -39,9 +41,9 @@ func Known(op string) bool {
 }
 
 // Timed reports whether op's lines carry times to compare across group
-// sizes: every group operation but state and memory.
+// sizes: every group operation but state, memory and the persist ones.
 func Timed(op string) bool {
-	return Known(op) && op != "state" && op != "memory" && !strings.HasPrefix(op, PrimPrefix)
+	return Known(op) && op != "state" && op != "memory" && !strings.HasPrefix(op, "persist-") && !strings.HasPrefix(op, PrimPrefix)
 }
 
 // TimedOps are the timed operations, in Ops order.
