@@ -116,7 +116,7 @@ func RatchetTreeFromNodes(suite *ciphersuite.Suite, nodes TreeNodes) (*RatchetTr
 	if len(nodes) == 0 {
 		return nil, errors.New("mls: empty ratchet tree")
 	}
-	if len(nodes) >= 2*maxLeaves {
+	if uint64(len(nodes)) >= 2*maxLeaves { // uint64: 2*maxLeaves overflows a 32-bit int
 		return nil, errors.New("mls: ratchet tree too large")
 	}
 	n := uint32(1)

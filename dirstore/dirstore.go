@@ -109,8 +109,9 @@ type Store struct {
 var _ mls.Storage = (*Store)(nil)
 
 // Open opens the state folder dir, creating it if needed, and locks it
-// until Close. The lock is an exclusive flock(2) on DIR/LOCK, which the
-// kernel drops if the process dies: a second Open of the same folder, from
+// until Close. The lock is an exclusive flock(2) on DIR/LOCK (LockFileEx
+// on Windows; on systems with neither, such as js/wasm and wasip1, Open
+// fails), which the kernel drops if the process dies: a second Open of the same folder, from
 // this process or another, fails with ErrInUse until the first Store is
 // closed. Open tightens the folder's permissions to 0700 and removes the
 // temporary files an interrupted write left.

@@ -31,23 +31,6 @@ func makeDir(dir string) error {
 	return nil
 }
 
-// syncDir flushes the folder dir, so that the names created, renamed or
-// removed in it survive a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("dirstore: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("dirstore: syncing %s: %w", dir, err)
-	}
-	return nil
-}
-
 // writeAtomic replaces dir/name with data: it writes a temporary file in
 // dir (mode 0600), syncs it, renames it over dir/name and syncs dir. A
 // crash leaves dir/name old or new, never partly written, and at worst a
@@ -115,7 +98,7 @@ func openForWipe(path string) *os.File {
 	if err != nil || !before.Mode().IsRegular() {
 		return nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	f, err := openWritable(path)
 	if err != nil {
 		return nil
 	}
