@@ -19,7 +19,8 @@ GOOS=js GOARCH=wasm go test -c -o "$out/mls-js.wasm" .
 
 echo "-- js/wasm in headless Chromium"
 if [ ! -x /usr/bin/chromium ]; then
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "chromium=$CHROMIUM_VERSION" >/dev/null
+	. .ci/apt.sh
+	apt_install chromium "$CHROMIUM_VERSION"
 fi
 (cd .ci/wasm && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --silent; })
 node .ci/wasm/browser.mjs "$out/mls-js.wasm" "${examples[@]}" | tee "$out/chromium.log" | grep -c '^--- PASS: Example' | sed 's/^/examples passed: /'
