@@ -53,7 +53,17 @@ import (
 const (
 	groupRecordsMagic   = "ARBR"
 	groupRecordsVersion = 1
+	// maxRecordLeaves bounds the trees a record store holds (2^21, about
+	// two million members, forty times the largest groups MLS is built
+	// for). A header names the tree's width for free, while the blank
+	// nodes it implies cost a load time: without this bound a header of
+	// a few bytes could make loading build gigabytes (FuzzLoadGroupRecords
+	// found one). Save refuses wider trees, so no store holds one.
+	maxRecordLeaves = 1 << 21
 )
+
+// errRecordTreeTooWide is Save's error for a tree beyond maxRecordLeaves.
+var errRecordTreeTooWide = fmt.Errorf("mls: a record store holds ratchet trees of at most %d leaves", maxRecordLeaves)
 
 // savedRecords is what the group last wrote to (or loaded from) a
 // GroupRecordStore, for the next Save to write only the differences.
@@ -176,6 +186,9 @@ func clearRecords(recs []GroupRecord) {
 // recordBatch returns the batch that brings the records of s from what g
 // last saved there to g's state, and the record sums after it.
 func (g *Group) recordBatch(s GroupRecordStore) (*GroupRecordBatch, map[string][sha256.Size]byte, error) {
+	if uint64(storedWidth(g.tree)) > 2*maxRecordLeaves {
+		return nil, nil, errRecordTreeTooWide
+	}
 	others, err := g.otherRecords()
 	if err != nil {
 		return nil, nil, err
@@ -335,7 +348,7 @@ func assembleRecords(byKey map[string][]byte) ([]byte, error) {
 			return nil, errors.New("unknown group record")
 		}
 	}
-	if uint64(width) > 2*uint64(maxLeaves) {
+	if uint64(width) > 2*uint64(maxRecordLeaves) {
 		return nil, errors.New("tree too wide")
 	}
 	if past != len(pastKeys) {
