@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/arbormls/mls"
@@ -210,35 +211,38 @@ func (s *Server) checkWelcome(r *request, c *Commit) error {
 	if c.Welcome == nil {
 		return nil
 	}
-	var m mls.MLSMessage
-	if err := m.UnmarshalBinary(c.Welcome); err != nil || m.Welcome == nil {
-		return fail(http.StatusBadRequest, "welcome is not a Welcome")
+	owners, err := s.welcomeOwners(r, c.Welcome)
+	if err != nil {
+		return err
 	}
-	for _, sec := range m.Welcome.Secrets {
-		owner, err := s.Store.KeyPackageOwner(r.Context(), sec.NewMember)
-		if errors.Is(err, ErrNotFound) {
-			return fail(http.StatusBadRequest, "welcome names a KeyPackage this server does not know")
-		} else if err != nil {
-			return err
-		}
-		if !contains(c.NewMembers, owner) {
+	for _, owner := range owners {
+		if !slices.Contains(c.NewMembers, owner) {
 			return fail(http.StatusBadRequest, "welcome names a client the commit does not add")
 		}
 	}
 	return nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+// welcomeOwners returns the clients whose KeyPackages a Welcome names,
+// one store query per new member.
+func (s *Server) welcomeOwners(r *request, welcome []byte) ([]string, error) {
+	var m mls.MLSMessage
+	if err := m.UnmarshalBinary(welcome); err != nil || m.Welcome == nil {
+		return nil, fail(http.StatusBadRequest, "welcome is not a Welcome")
 	}
-	return false
+	owners := make([]string, 0, len(m.Welcome.Secrets))
+	for _, sec := range m.Welcome.Secrets {
+		owner, err := s.Store.KeyPackageOwner(r.Context(), sec.NewMember)
+		if errors.Is(err, ErrNotFound) {
+			return nil, fail(http.StatusBadRequest, "welcome names a KeyPackage this server does not know")
+		} else if err != nil {
+			return nil, err
+		}
+		owners = append(owners, owner)
+	}
+	return owners, nil
 }
 
-// clientsOf returns the registered clients of members, by signature key;
-// members who are no client of this server are left out.
 func (s *Server) clientsOf(ctx context.Context, members []mls.Member) ([]string, error) {
 	var out []string
 	for _, m := range members {
@@ -248,7 +252,7 @@ func (s *Server) clientsOf(ctx context.Context, members []mls.Member) ([]string,
 		} else if err != nil {
 			return nil, err
 		}
-		if !contains(out, id) {
+		if !slices.Contains(out, id) {
 			out = append(out, id)
 		}
 	}

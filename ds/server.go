@@ -658,19 +658,11 @@ func (s *Server) commitUnverified(r *request, gid []byte, f *framing, b *CommitB
 		return err
 	}
 	if b.Welcome != nil {
-		var m mls.MLSMessage
-		if err := m.UnmarshalBinary(b.Welcome); err != nil || m.Welcome == nil {
-			return fail(http.StatusBadRequest, "welcome is not a Welcome")
+		owners, err := s.welcomeOwners(r, b.Welcome)
+		if err != nil {
+			return err
 		}
-		for _, sec := range m.Welcome.Secrets {
-			owner, err := s.Store.KeyPackageOwner(r.Context(), sec.NewMember)
-			if errors.Is(err, ErrNotFound) {
-				return fail(http.StatusBadRequest, "welcome names a KeyPackage this server does not know")
-			} else if err != nil {
-				return err
-			}
-			c.NewMembers = append(c.NewMembers, owner)
-		}
+		c.NewMembers = append(c.NewMembers, owners...)
 		c.Welcome = b.Welcome
 	}
 	if b.GroupInfo != nil {
