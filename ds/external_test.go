@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/arbormls/mls"
@@ -59,6 +60,34 @@ func TestExternalCommit(t *testing.T) {
 	forged.Auth.Signature[3] ^= 1
 	if st, out := carol.do("POST", gpath(ga)+"/commit", ds.CommitBundle{Commit: marshal(t, &mls.MLSMessage{PublicMessage: &forged})}); st != http.StatusBadRequest {
 		t.Fatalf("forged external commit: %d %s, want 400", st, out)
+	}
+	// Without its UpdatePath (RFC 9420 section 12.4.3.2: an external
+	// commit MUST carry one), re-signed by carol: refused before the
+	// server reads the path's leaf (the sender's key comes from it).
+	gctx := &pc.GroupInfo.GroupInfo.GroupContext
+	epc, err := mls.NewProtectionContext(gctx, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac, err := epc.UnprotectPublic(ext.PublicMessage, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pathless := ac.Content
+	commit := *pathless.Commit
+	commit.Path = nil
+	pathless.Commit = &commit
+	resigned, err := epc.Sign(carol.ident.SigningKey, mls.WireFormatPublicMessage, &pathless)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resigned.Auth.ConfirmationTag = ac.Auth.ConfirmationTag
+	pm, err := epc.ProtectPublic(resigned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, out := carol.do("POST", gpath(ga)+"/commit", ds.CommitBundle{Commit: marshal(t, &mls.MLSMessage{PublicMessage: pm})}); st != http.StatusBadRequest || !strings.Contains(string(out), "without a path") {
+		t.Fatalf("external commit without a path: %d %s, want 400", st, out)
 	}
 	if ok, _ := e.store.IsMember(ctx, ga.GroupID(), "carol-1"); ok {
 		t.Fatal("carol a member after refused commits")
