@@ -4,10 +4,7 @@ package dirstore
 
 import (
 	"errors"
-	"fmt"
 	"os"
-	"strconv"
-	"strings"
 
 	"golang.org/x/sys/windows"
 )
@@ -18,52 +15,20 @@ import (
 // from reading who holds the folder.
 const lockRangeHigh = 1
 
-// lockFolder takes an exclusive LockFileEx lock on the lock file at path,
-// creating it, and writes the process ID into it, like the flock(2) of the
-// Unix systems: Windows releases the lock when its holder's handle closes,
-// which includes the process exiting or crashing, so no stale lock file
-// ever needs removing by hand, and a second Open in the same process fails
-// too, because each Open has its own handle.
-func lockFolder(path, dir string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("dirstore: %w", err)
-	}
+// tryLock takes an exclusive LockFileEx lock on lockRange of f without
+// waiting; held reports that another handle has it. Windows releases the
+// lock when its holder's handle closes, which includes the process
+// exiting or crashing.
+func tryLock(f *os.File) (held bool, err error) {
 	ol := &windows.Overlapped{OffsetHigh: lockRangeHigh}
 	err = windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, ol)
-	if errors.Is(err, windows.ERROR_LOCK_VIOLATION) {
-		holder := "another process"
-		if data, rerr := os.ReadFile(path); rerr == nil {
-			if pid, perr := strconv.Atoi(strings.TrimSpace(string(data))); perr == nil && pid > 0 {
-				holder = "process " + strconv.Itoa(pid)
-			}
-		}
-		f.Close()
-		return nil, fmt.Errorf("%w: %s is locked by %s", ErrInUse, dir, holder)
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("dirstore: locking %s: %w", path, err)
-	}
-	pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
-	if err = f.Truncate(0); err == nil {
-		_, err = f.WriteAt(pid, 0)
-	}
-	if err != nil {
-		f.Close() // closing drops the lock
-		return nil, fmt.Errorf("dirstore: %w", err)
-	}
-	return f, nil
+	return errors.Is(err, windows.ERROR_LOCK_VIOLATION), err
 }
 
-// unlockFolder drops the lock taken by lockFolder.
-func unlockFolder(f *os.File) error {
+// unlock drops the LockFileEx lock of f.
+func unlock(f *os.File) error {
 	ol := &windows.Overlapped{OffsetHigh: lockRangeHigh}
-	err := windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, ol)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, ol)
 }
 
 // openWritable opens the regular file at path for writing, sharing it for
